@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// The one `outrigger` binary: each subcommand owns its flags and its help text.
+import { parseArgs, type ParseArgsOptionDescriptor } from "node:util";
+import { outriggerVersion } from "./shared/version.ts";
+
+/** A flag: parseArgs' descriptor plus the line shown by --help. */
+export type Flag = ParseArgsOptionDescriptor & { description: string };
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: Record<string, Flag>;
+  run(values: Record<string, string | boolean | undefined>): Promise<number>;
+}
+
+const commands: Record<string, () => Promise<Command>> = {
+  controller: async () => (await import("./controller/command.ts")).controllerCommand,
+  injector: async () => (await import("./injector/command.ts")).injectorCommand,
+  version: async () => ({
+    summary: "Print the Outrigger version",
+    usage: "outrigger version",
+    options: {},
+    run: async () => {
+      console.log(outriggerVersion);
+      return 0;
+    },
+  }),
+};
+
+function topLevelHelp(): string {
+  return [
+    "outrigger: a Kubernetes control plane for Dapr sidecars",
+    "",
+    "Usage: outrigger <command> [flags]",
+    "",
+    "Commands:",
+    "  controller   Reconcile Components and Configurations into per-app sidecar configs",
+    "  injector     Serve the mutating admission webhook that injects the daprd sidecar",
+    "  version      Print the Outrigger version",
+    "",
+    "Run 'outrigger <command> --help' for the flags of a command.",
+  ].join("\n");
+}
+
+function commandHelp(name: string, cmd: Command): string {
+  const lines = [`${cmd.summary}`, "", `Usage: ${cmd.usage}`];
+  const flags = Object.entries(cmd.options);
+  if (flags.length > 0) {
+    lines.push("", "Flags:");
+    for (const [flag, opt] of flags) {
+      const doc = opt.description;
+      const dflt = opt.default === undefined ? "" : ` (default: ${String(opt.default)})`;
+      lines.push(`  --${flag}${opt.type === "string" ? " <value>" : ""}`.padEnd(34) + doc + dflt);
+    }
+  }
+  lines.push("  --help".padEnd(34) + `Show help for '${name}'`);
+  return lines.join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(topLevelHelp());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version") return main(["version"]);
+  const load = commands[name];
+  if (load === undefined) {
+    console.error(`outrigger: unknown command "${name}"\n\n${topLevelHelp()}`);
+    return 2;
+  }
+  const cmd = await load();
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: { ...cmd.options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    }) as { values: Record<string, string | boolean | undefined> });
+  } catch (err) {
+    console.error(`outrigger ${name}: ${(err as Error).message}\n\n${commandHelp(name, cmd)}`);
+    return 2;
+  }
+  if (values.help === true) {
+    console.log(commandHelp(name, cmd));
+    return 0;
+  }
+  return cmd.run(values);
+}
+
+// Run only when executed, not when imported by tests.
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}
