@@ -244,6 +244,12 @@ cmd_status() {
   done
 }
 
+# Concurrent `up`/`down` calls (parallel test runs, npm start) take turns.
+exec 9> "$state/.lock"
+case "${1:-}" in
+  up | down) flock 9 ;;
+esac
+
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down; log "down" ;;

@@ -1,0 +1,136 @@
+// `npm start`: runs Outrigger on this machine.
+//
+// With KUBECONFIG set, it uses that cluster. Otherwise it starts the local control plane
+// (hack/local-cluster.sh) and stops it again on exit. Then it applies crds/, starts
+// `outrigger controller` and `outrigger injector`, and registers the webhook for the local
+// injector. Ctrl-C stops the processes, removes the webhook registration (a webhook that
+// points at a stopped process would block every pod) and, if it started it, the cluster.
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const run = promisify(execFile);
+const NAMESPACE = process.env.OUTRIGGER_NAMESPACE ?? "outrigger-system";
+const WEBHOOK_CONFIG = "outrigger-injector";
+
+function say(msg: string): void {
+  console.error(`start: ${msg}`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+async function localClusterUp(): Promise<string> {
+  say("KUBECONFIG is not set: starting the local control plane (the first run builds it, see README)");
+  const child = spawn(`${root}hack/local-cluster.sh`, ["up"], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on("close", r));
+  const m = /export KUBECONFIG=(.+)\s*$/.exec(out);
+  if (code !== 0 || !m?.[1]) throw new Error(`hack/local-cluster.sh up failed (exit ${code})`);
+  return m[1].trim();
+}
+
+function kubectl(kubeconfig: string, args: string[]): Promise<{ stdout: string }> {
+  return run("kubectl", ["--kubeconfig", kubeconfig, ...args]);
+}
+
+function startProcess(name: string, args: string[], kubeconfig: string): ChildProcess {
+  const child = spawn(process.execPath, [`${root}src/cli.ts`, ...args], {
+    env: { ...process.env, KUBECONFIG: kubeconfig },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  say(`started outrigger ${name} (pid ${child.pid})`);
+  return child;
+}
+
+async function main(): Promise<number> {
+  const startedCluster = !process.env.KUBECONFIG;
+  const kubeconfig = process.env.KUBECONFIG ?? (await localClusterUp());
+  const children: ChildProcess[] = [];
+  let stopping = false;
+
+  const shutdown = async (code: number): Promise<number> => {
+    if (stopping) return code;
+    stopping = true;
+    say("stopping");
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once("exit", () => resolve());
+            c.kill("SIGTERM");
+          }),
+      ),
+    );
+    await kubectl(kubeconfig, [
+      "delete",
+      "mutatingwebhookconfiguration",
+      WEBHOOK_CONFIG,
+      "--ignore-not-found",
+      "-l",
+      "app.kubernetes.io/managed-by=outrigger",
+    ]).catch((err: Error) => say(`could not remove the webhook registration: ${err.message}`));
+    if (startedCluster && process.env.OUTRIGGER_KEEP_CLUSTER !== "1") {
+      await run(`${root}hack/local-cluster.sh`, ["down"]).catch((err: Error) => say(err.message));
+    }
+    return code;
+  };
+
+  try {
+    await kubectl(kubeconfig, ["apply", "--server-side", "--force-conflicts", "-f", `${root}crds/`]);
+    await kubectl(kubeconfig, ["wait", "--for=condition=Established", "--timeout=60s", "-f", `${root}crds/`]);
+    await kubectl(kubeconfig, ["create", "namespace", NAMESPACE]).catch(() => undefined);
+
+    const [webhookPort, controllerOps, injectorOps] = [await freePort(), await freePort(), await freePort()];
+    children.push(
+      startProcess("controller", ["controller", "--ops-address", `127.0.0.1:${controllerOps}`], kubeconfig),
+      startProcess(
+        "injector",
+        [
+          "injector",
+          "--namespace",
+          NAMESPACE,
+          "--listen-address",
+          `127.0.0.1:${webhookPort}`,
+          "--ops-address",
+          `127.0.0.1:${injectorOps}`,
+          "--webhook-url",
+          `https://127.0.0.1:${webhookPort}/mutate`,
+        ],
+        kubeconfig,
+      ),
+    );
+    say(
+      `controller: http://127.0.0.1:${controllerOps}/readyz, injector: http://127.0.0.1:${injectorOps}/readyz`,
+    );
+    say(`export KUBECONFIG=${kubeconfig}   # to use this cluster from another shell`);
+  } catch (err) {
+    say((err as Error).message);
+    return shutdown(1);
+  }
+
+  return new Promise<number>((resolve) => {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void shutdown(0).then(resolve));
+    for (const c of children) {
+      c.once("exit", (code, signal) => {
+        if (stopping) return;
+        say(`a process exited unexpectedly (code ${code}, signal ${signal})`);
+        void shutdown(1).then(resolve);
+      });
+    }
+  });
+}
+
+process.exitCode = await main();
