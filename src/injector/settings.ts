@@ -39,7 +39,7 @@ export const DEFAULT_SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.3";
 export const defaultInjectorSettings: InjectorSettings = Object.freeze({
   sidecarImage: DEFAULT_SIDECAR_IMAGE,
   logLevel: "info",
-  logAsJson: true,
+  logAsJson: false,
   nativeSidecar: true,
   // Requests so the scheduler accounts for the sidecar; no CPU limit (throttling hurts latency),
   // a memory limit so a leaking sidecar cannot take the node down.

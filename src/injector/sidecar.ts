@@ -1,0 +1,285 @@
+// Rendering: the daprd container for resolved sidecar settings, and the pod with it injected.
+// Pure; the pod is copied, never changed in place. Names, ports, probes and env follow Dapr's
+// injector so tools and apps that know Dapr find what they expect; the differences are the
+// standalone mode with a mounted sidecar config, native sidecars, a startup probe, the
+// restricted securityContext and `--enable-metrics=false` actually turning metrics off.
+
+import type {
+  V1Container,
+  V1EnvVar,
+  V1Probe,
+  V1SecurityContext,
+  V1Volume,
+  V1VolumeMount,
+} from "@kubernetes/client-node";
+import {
+  APP_ID_LABEL,
+  SIDECAR_CONFIG_FILE,
+  SIDECAR_CONFIG_ITEMS,
+  SIDECAR_CONFIG_MOUNT_PATH,
+  SIDECAR_CONFIG_VOLUME,
+  SIDECAR_RESOURCES_PATH,
+  SIDECAR_STATUS_ANNOTATION,
+  sidecarConfigSecretName,
+  type SidecarStatus,
+} from "../shared/sidecar-config.ts";
+import {
+  SIDECAR_CONTAINER_NAME,
+  SIDECAR_HTTP_PORT,
+  SIDECAR_PUBLIC_PORT,
+  UDS_DAPRD_PATH,
+  UDS_VOLUME,
+  type JsonObject,
+  type SidecarSettings,
+} from "./decide.ts";
+
+export const SIDECAR_INJECTED_LABEL = "dapr.io/sidecar-injected";
+export const METRICS_ENABLED_LABEL = "dapr.io/metrics-enabled";
+export const PORT_NAMES = {
+  http: "dapr-http",
+  grpc: "dapr-grpc",
+  internal: "dapr-internal",
+  metrics: "dapr-metrics",
+} as const;
+/** How long the startup probe lets daprd load its components before the kubelet restarts it. */
+export const STARTUP_BUDGET_SECONDS = 180;
+
+const HEALTHZ_PATH = "/v1.0/healthz";
+const OUTBOUND_HEALTHZ_PATH = "/v1.0/healthz/outbound";
+
+// Static pieces, built once at module load and shared (frozen) by every rendered pod.
+const FIELD_REF_ENV: readonly V1EnvVar[] = deepFreeze([
+  { name: "NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+  { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+]);
+const CONFIG_MOUNT: V1VolumeMount = deepFreeze({
+  name: SIDECAR_CONFIG_VOLUME,
+  mountPath: SIDECAR_CONFIG_MOUNT_PATH,
+  readOnly: true,
+});
+const UDS_DAPRD_MOUNT: V1VolumeMount = deepFreeze({ name: UDS_VOLUME, mountPath: UDS_DAPRD_PATH });
+const UDS_VOLUME_SPEC: V1Volume = deepFreeze({ name: UDS_VOLUME, emptyDir: { medium: "Memory" } });
+const CONFIG_ITEMS = deepFreeze(SIDECAR_CONFIG_ITEMS.map((i) => ({ key: i.key, path: i.path })));
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** daprd's command line. `/daprd` is the first arg, not the command, as in Dapr, so images with an ENTRYPOINT still work. */
+export function sidecarArgs(s: SidecarSettings): string[] {
+  const args = ["/daprd", "--mode", "standalone", "--app-id", s.appId, "--app-protocol", s.appProtocol];
+  if (s.appPort !== undefined) args.push("--app-port", String(s.appPort));
+  if (s.appChannelAddress !== undefined) args.push("--app-channel-address", s.appChannelAddress);
+  args.push(
+    "--resources-path",
+    SIDECAR_RESOURCES_PATH,
+    "--config",
+    SIDECAR_CONFIG_FILE,
+    "--dapr-http-port",
+    String(SIDECAR_HTTP_PORT),
+    "--dapr-grpc-port",
+    String(s.grpcPort),
+    "--dapr-internal-grpc-port",
+    String(s.internalGrpcPort),
+    "--dapr-public-port",
+    String(SIDECAR_PUBLIC_PORT),
+    "--dapr-listen-addresses",
+    s.listenAddresses,
+    "--log-level",
+    s.logLevel,
+  );
+  if (s.logAsJson) args.push("--log-as-json");
+  // daprd serves metrics unless told otherwise, so "off" must be said explicitly.
+  if (s.enableMetrics) args.push("--enable-metrics=true", "--metrics-port", String(s.metricsPort));
+  else args.push("--enable-metrics=false");
+  // Only when set: without the flag daprd takes the value from the Configuration.
+  if (s.enableApiLogging !== undefined) args.push(`--enable-api-logging=${s.enableApiLogging}`);
+  if (s.enableProfiling) args.push("--enable-profiling");
+  if (s.appMaxConcurrency !== undefined) args.push("--app-max-concurrency", String(s.appMaxConcurrency));
+  if (s.maxBodySize !== undefined) args.push("--max-body-size", s.maxBodySize);
+  if (s.readBufferSize !== undefined) args.push("--read-buffer-size", s.readBufferSize);
+  if (s.gracefulShutdownSeconds !== undefined)
+    args.push("--dapr-graceful-shutdown-seconds", String(s.gracefulShutdownSeconds));
+  if (s.blockShutdownDuration !== undefined)
+    args.push("--dapr-block-shutdown-duration", s.blockShutdownDuration);
+  if (s.appHealth !== undefined)
+    args.push(
+      "--enable-app-health-check",
+      "--app-health-check-path",
+      s.appHealth.path,
+      "--app-health-probe-interval",
+      String(s.appHealth.intervalSeconds),
+      "--app-health-probe-timeout",
+      String(s.appHealth.timeoutMilliseconds),
+      "--app-health-threshold",
+      String(s.appHealth.threshold),
+    );
+  if (s.unixDomainSocketPath !== undefined) args.push("--unix-domain-socket", UDS_DAPRD_PATH);
+  if (s.placementHostAddress !== undefined) args.push("--placement-host-address", s.placementHostAddress);
+  if (s.schedulerHostAddress !== undefined) args.push("--scheduler-host-address", s.schedulerHostAddress);
+  if (s.actorsDisseminateTimeout !== undefined)
+    args.push("--actors-disseminate-timeout", s.actorsDisseminateTimeout);
+  if (s.appBindingOptionsTimeout !== undefined)
+    args.push("--app-binding-options-timeout", s.appBindingOptionsTimeout);
+  if (s.disableInitEndpoints !== undefined)
+    args.push("--disable-init-endpoints", s.disableInitEndpoints.join(","));
+  if (s.disableBuiltinK8sSecretStore) args.push("--disable-builtin-k8s-secret-store");
+  return args;
+}
+
+function sidecarEnv(s: SidecarSettings): V1EnvVar[] {
+  const env: V1EnvVar[] = [...FIELD_REF_ENV];
+  for (const { name, value } of s.env) env.push({ name, value });
+  for (const { name, secret, key } of s.envFromSecret)
+    env.push({ name, valueFrom: { secretKeyRef: { name: secret, key } } });
+  const keys = [...s.env, ...s.envFromSecret].map((e) => e.name);
+  // daprd's env secret store may read only the variables listed here.
+  if (keys.length > 0) env.push({ name: "DAPR_ENV_KEYS", value: keys.join(" ") });
+  if (s.apiTokenSecret !== undefined)
+    env.push({
+      name: "DAPR_API_TOKEN",
+      valueFrom: { secretKeyRef: { name: s.apiTokenSecret, key: "token" } },
+    });
+  if (s.appTokenSecret !== undefined)
+    env.push({
+      name: "APP_API_TOKEN",
+      valueFrom: { secretKeyRef: { name: s.appTokenSecret, key: "token" } },
+    });
+  return env;
+}
+
+function securityContext(s: SidecarSettings): V1SecurityContext {
+  const ctx: V1SecurityContext = {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ["ALL"] },
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    seccompProfile: { ...s.seccompProfile },
+  };
+  if (s.runAsUser !== undefined) ctx.runAsUser = s.runAsUser;
+  if (s.runAsGroup !== undefined) ctx.runAsGroup = s.runAsGroup;
+  return ctx;
+}
+
+function resources(s: SidecarSettings): V1Container["resources"] | undefined {
+  const out: { requests?: Record<string, string>; limits?: Record<string, string> } = {};
+  if (Object.keys(s.resources.requests).length > 0) out.requests = { ...s.resources.requests };
+  if (Object.keys(s.resources.limits).length > 0) out.limits = { ...s.resources.limits };
+  return out.requests || out.limits ? out : undefined;
+}
+
+/** The daprd container for these settings. */
+export function sidecarContainer(s: SidecarSettings): V1Container {
+  const ports: Array<{ name: string; containerPort: number }> = [
+    { name: PORT_NAMES.http, containerPort: SIDECAR_HTTP_PORT },
+    { name: PORT_NAMES.grpc, containerPort: s.grpcPort },
+    { name: PORT_NAMES.internal, containerPort: s.internalGrpcPort },
+  ];
+  if (s.enableMetrics) ports.push({ name: PORT_NAMES.metrics, containerPort: s.metricsPort });
+
+  const mounts: V1VolumeMount[] = [CONFIG_MOUNT];
+  for (const m of s.volumeMounts) mounts.push({ name: m.volume, mountPath: m.path, readOnly: m.readOnly });
+  if (s.unixDomainSocketPath !== undefined) mounts.push(UDS_DAPRD_MOUNT);
+
+  const readinessProbe: V1Probe = {
+    httpGet: { path: HEALTHZ_PATH, port: SIDECAR_PUBLIC_PORT },
+    ...s.readiness,
+  };
+  const livenessProbe: V1Probe = { tcpSocket: { port: SIDECAR_PUBLIC_PORT }, ...s.liveness };
+
+  const container: V1Container = {
+    name: SIDECAR_CONTAINER_NAME,
+    image: s.image,
+    args: sidecarArgs(s),
+    env: sidecarEnv(s),
+    ports,
+    volumeMounts: mounts,
+    readinessProbe,
+    livenessProbe,
+    securityContext: securityContext(s),
+  };
+  if (s.imagePullPolicy !== undefined) container.imagePullPolicy = s.imagePullPolicy;
+  const res = resources(s);
+  if (res !== undefined) container.resources = res;
+  if (s.nativeSidecar) {
+    container.restartPolicy = "Always";
+    // The kubelet starts the app containers only after this passes: the app never runs
+    // before its sidecar can serve outbound calls.
+    container.startupProbe = {
+      httpGet: { path: OUTBOUND_HEALTHZ_PATH, port: SIDECAR_PUBLIC_PORT },
+      periodSeconds: s.readiness.periodSeconds,
+      timeoutSeconds: s.readiness.timeoutSeconds,
+      failureThreshold: Math.ceil(STARTUP_BUDGET_SECONDS / s.readiness.periodSeconds),
+    };
+  }
+  return container;
+}
+
+/** The sidecar config Secret volume the controller fills for this app. */
+export function sidecarConfigVolume(appId: string): V1Volume {
+  return {
+    name: SIDECAR_CONFIG_VOLUME,
+    secret: { secretName: sidecarConfigSecretName(appId), items: CONFIG_ITEMS.map((i) => ({ ...i })) },
+  };
+}
+
+function objectField(obj: JsonObject, field: string): JsonObject {
+  const v = obj[field];
+  if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as JsonObject;
+  const fresh: JsonObject = {};
+  obj[field] = fresh;
+  return fresh;
+}
+
+function listField(obj: JsonObject, field: string): unknown[] {
+  const v = obj[field];
+  if (Array.isArray(v)) return v;
+  const fresh: unknown[] = [];
+  obj[field] = fresh;
+  return fresh;
+}
+
+/**
+ * A copy of `pod` with the sidecar injected. The pod must have passed `podShapeProblem` and
+ * `decide` (no daprd yet, volumes present, reserved names free).
+ */
+export function injectedPod(pod: JsonObject, s: SidecarSettings, status: SidecarStatus): JsonObject {
+  const out = structuredClone(pod);
+  const metadata = objectField(out, "metadata");
+  const spec = objectField(out, "spec");
+
+  const volumes = listField(spec, "volumes");
+  volumes.push(sidecarConfigVolume(s.appId));
+  if (s.unixDomainSocketPath !== undefined) volumes.push(structuredClone(UDS_VOLUME_SPEC));
+
+  const daprd = sidecarContainer(s);
+  listField(spec, s.nativeSidecar ? "initContainers" : "containers").push(daprd);
+
+  const appEnv: V1EnvVar[] = [
+    { name: "DAPR_HTTP_PORT", value: String(SIDECAR_HTTP_PORT) },
+    { name: "DAPR_GRPC_PORT", value: String(s.grpcPort) },
+    { name: "APP_PROTOCOL", value: s.appProtocol },
+  ];
+  for (const c of spec.containers as JsonObject[]) {
+    if (c === (daprd as unknown)) continue;
+    const env = listField(c, "env") as JsonObject[];
+    // The app's own values win, as in Dapr.
+    for (const e of appEnv) if (!env.some((x) => x.name === e.name)) env.push({ ...e });
+    if (s.unixDomainSocketPath !== undefined) {
+      const mounts = listField(c, "volumeMounts") as JsonObject[];
+      const taken = mounts.some((m) => m.name === UDS_VOLUME || m.mountPath === s.unixDomainSocketPath);
+      if (!taken) mounts.push({ name: UDS_VOLUME, mountPath: s.unixDomainSocketPath });
+    }
+  }
+
+  const labels = objectField(metadata, "labels");
+  labels[SIDECAR_INJECTED_LABEL] = "true";
+  labels[APP_ID_LABEL] = s.appId;
+  labels[METRICS_ENABLED_LABEL] = String(s.enableMetrics);
+  objectField(metadata, "annotations")[SIDECAR_STATUS_ANNOTATION] = JSON.stringify(status);
+  return out;
+}
