@@ -1,0 +1,183 @@
+// A small HTTP client for the Kubernetes API with the KubeConfig's TLS and credentials, for the
+// calls the runtime needs full control over: paginated lists, long-running watch streams with
+// our own deadlines, and Lease reads and writes bounded by the renew deadline. It uses node:http(s)
+// with KubeConfig.applyToHTTPSOptions, so client certificates, tokens, exec plugins and proxies
+// work as they do for client-node's generated clients.
+import type { KubeConfig } from "@kubernetes/client-node";
+import http from "node:http";
+import https from "node:https";
+import { KubeApiError, RequestTimeoutError, parseRetryAfter, parseStatus } from "./api-errors.ts";
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface KubeRequest {
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** Absolute API path, e.g. /api/v1/namespaces/default/configmaps. */
+  path: string;
+  query?: Query;
+  body?: unknown;
+  /** Default application/json; merge-patch+json etc. for PATCH. */
+  contentType?: string;
+  /** The whole request, response body included, must finish within this. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface KubeHttp {
+  /** Sends the request and returns the parsed JSON body. Throws KubeApiError outside 2xx. */
+  json<T>(req: KubeRequest): Promise<T>;
+  /**
+   * Streams a newline-delimited response (a watch) to onLine. Resolves when the server ends the
+   * response; rejects on HTTP errors (KubeApiError), network errors, timeoutMs, or abort.
+   */
+  lines(req: KubeRequest, onLine: (line: string) => void): Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+export function createKubeHttp(kc: KubeConfig): KubeHttp {
+  async function open(
+    req: KubeRequest,
+    onRequest: (request: http.ClientRequest) => void,
+  ): Promise<http.IncomingMessage> {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    const url = new URL(cluster.server.replace(/\/+$/, "") + req.path);
+    for (const [k, v] of Object.entries(req.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (body) {
+      headers["Content-Type"] = req.contentType ?? "application/json";
+      headers["Content-Length"] = String(body.length);
+    }
+    const opts: https.RequestOptions = { method: req.method ?? "GET", headers };
+    // Called per request: exec plugins and token files may hand out fresh credentials.
+    await kc.applyToHTTPSOptions(opts);
+    const transport = url.protocol === "http:" ? http : https;
+    return new Promise((resolve, reject) => {
+      const request = transport.request(url, opts, resolve);
+      onRequest(request);
+      request.on("error", reject);
+      request.on("socket", (socket) => socket.setKeepAlive(true, 30_000));
+      request.end(body);
+    });
+  }
+
+  // Runs fn on the response of a request that is destroyed on timeout or abort, whatever stage it is in.
+  async function withDeadline<T>(
+    req: KubeRequest,
+    fn: (response: http.IncomingMessage) => Promise<T>,
+  ): Promise<T> {
+    const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (req.signal?.aborted) throw abortError(req.signal);
+    let request: http.ClientRequest | undefined;
+    let finished = false;
+    let stop: (err: Error) => void = () => {};
+    const stopped = new Promise<never>((_, reject) => {
+      stop = (err) => {
+        request?.destroy(err);
+        reject(err);
+      };
+    });
+    const timer = setTimeout(
+      () =>
+        stop(new RequestTimeoutError(`${req.method ?? "GET"} ${req.path}: not done within ${timeoutMs}ms`)),
+      timeoutMs,
+    );
+    const onAbort = () => stop(abortError(req.signal!));
+    req.signal?.addEventListener("abort", onAbort, { once: true });
+    let ok = false;
+    try {
+      const result = await Promise.race([
+        stopped,
+        open(req, (r) => {
+          request = r;
+          if (finished) r.destroy();
+        }).then(fn),
+      ]);
+      ok = true;
+      return result;
+    } finally {
+      finished = true;
+      clearTimeout(timer);
+      req.signal?.removeEventListener("abort", onAbort);
+      // Whatever is left of a failed request (timeout, abort, bad status) must not keep its socket.
+      if (!ok) request?.destroy();
+    }
+  }
+
+  return {
+    json<T>(req: KubeRequest): Promise<T> {
+      return withDeadline(req, async (response) => {
+        const text = await readAll(response);
+        const code = response.statusCode ?? 0;
+        if (code < 200 || code > 299) throw errorFrom(code, text, response.headers);
+        return (text ? JSON.parse(text) : undefined) as T;
+      });
+    },
+    lines(req: KubeRequest, onLine: (line: string) => void): Promise<void> {
+      return withDeadline(req, async (response) => {
+        const code = response.statusCode ?? 0;
+        if (code < 200 || code > 299) throw errorFrom(code, await readAll(response), response.headers);
+        await new Promise<void>((resolve, reject) => {
+          let buffered = "";
+          let ended = false;
+          response.setEncoding("utf8");
+          response.on("data", (chunk: string) => {
+            buffered += chunk;
+            let nl: number;
+            while ((nl = buffered.indexOf("\n")) >= 0) {
+              const line = buffered.slice(0, nl).trim();
+              buffered = buffered.slice(nl + 1);
+              if (!line) continue;
+              try {
+                onLine(line);
+              } catch (err) {
+                response.destroy(err as Error);
+                return;
+              }
+            }
+          });
+          response.on("end", () => {
+            ended = true;
+            if (buffered.trim()) {
+              try {
+                onLine(buffered.trim());
+              } catch (err) {
+                return reject(err);
+              }
+            }
+            resolve();
+          });
+          response.on("error", reject);
+          response.on("close", () => {
+            if (!ended)
+              reject(Object.assign(new Error("watch stream closed before it ended"), { code: "ECONNRESET" }));
+          });
+        });
+      });
+    },
+  };
+}
+
+function readAll(response: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on("data", (c: Buffer) => chunks.push(c));
+    response.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    response.on("error", reject);
+    response.on("close", () => {
+      if (!response.complete)
+        reject(Object.assign(new Error("response closed before it ended"), { code: "ECONNRESET" }));
+    });
+  });
+}
+
+function errorFrom(code: number, text: string, headers: http.IncomingHttpHeaders): KubeApiError {
+  return new KubeApiError(code, parseStatus(text), parseRetryAfter(headers));
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException("aborted", "AbortError");
+}

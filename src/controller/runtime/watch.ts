@@ -1,0 +1,145 @@
+// List and watch one resource type: the two calls an informer is built on, with the query
+// parameters that make them trustworthy (resourceVersion, bookmarks, server-side timeouts, pages).
+// Expected stream endings are values; errors (including 410 in either form) are thrown.
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { KubeApiError, isGone, parseStatus } from "./api-errors.ts";
+import type { KubeHttp, Query } from "./kube-http.ts";
+import { resourcePath, type ResourceType } from "./resource.ts";
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK";
+
+export interface WatchEvent<T> {
+  type: WatchEventType;
+  object: T;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  /** The collection's resourceVersion: watch from here to see every change after the list. */
+  resourceVersion: string;
+}
+
+export interface ListerWatcher<T> {
+  list(signal: AbortSignal): Promise<ListResult<T>>;
+  /**
+   * Watches from resourceVersion, calling onEvent for each event in order. Resolves when the
+   * server ends the watch normally (its timeout). Rejects on any error; a 410, whether the HTTP
+   * status or an ERROR event in the stream, rejects with a KubeApiError whose statusCode is 410.
+   */
+  watch(resourceVersion: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void>;
+}
+
+export interface KubeListerWatcherOptions {
+  /** Only this namespace; all namespaces when omitted. */
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Objects per list page (default 500). */
+  pageSize?: number;
+  /** Timeout of each list page request (default 60 s). */
+  listTimeoutMs?: number;
+  /**
+   * Server-side watch timeout, in seconds, chosen per watch in [min, 2*min) so that many
+   * clients do not reconnect together (default min 300, as client-go).
+   */
+  minWatchTimeoutSeconds?: number;
+  random?: () => number;
+}
+
+interface KubeList<T> {
+  items?: T[] | null;
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+/** A ListerWatcher over the runtime's HTTP client, for any resource type. */
+export function kubeListerWatcher<T extends KubernetesObject>(
+  http: KubeHttp,
+  rt: ResourceType,
+  opts: KubeListerWatcherOptions = {},
+): ListerWatcher<T> {
+  const path = resourcePath(rt, opts.namespace);
+  const selectors: Query = { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector };
+  const random = opts.random ?? Math.random;
+  const minTimeout = opts.minWatchTimeoutSeconds ?? 300;
+
+  async function listPages(signal: AbortSignal, limit: number | undefined): Promise<ListResult<T>> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion: string;
+    do {
+      const page = await http.json<KubeList<T>>({
+        path,
+        query: { ...selectors, limit, continue: cont },
+        timeoutMs: opts.listTimeoutMs ?? 60_000,
+        signal,
+      });
+      items.push(...(page.items ?? []));
+      resourceVersion = page.metadata?.resourceVersion ?? "";
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return { items, resourceVersion };
+  }
+
+  return {
+    async list(signal) {
+      try {
+        return await listPages(signal, opts.pageSize ?? 500);
+      } catch (err) {
+        // A continue token expires with its snapshot (410): take one unpaginated list instead.
+        if (isGone(err)) return listPages(signal, undefined);
+        throw err;
+      }
+    },
+
+    watch(resourceVersion, onEvent, signal) {
+      const timeoutSeconds = Math.floor(minTimeout * (1 + random()));
+      return http.lines(
+        {
+          path,
+          query: {
+            ...selectors,
+            watch: true,
+            resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds,
+          },
+          // Our own deadline only catches a server that went silent without closing the
+          // connection; a healthy server ends the watch at timeoutSeconds.
+          timeoutMs: (timeoutSeconds + 30) * 1000,
+          signal,
+        },
+        (line) => onEvent(parseWatchLine<T>(line)),
+      );
+    },
+  };
+}
+
+/** Decodes one line of a watch stream. ERROR events are thrown as KubeApiError. */
+export function parseWatchLine<T>(line: string): WatchEvent<T> {
+  let raw: { type?: unknown; object?: unknown };
+  try {
+    raw = JSON.parse(line) as typeof raw;
+  } catch {
+    throw new WatchDecodeError(`watch event is not JSON: ${line.slice(0, 200)}`);
+  }
+  if (raw.type === "ERROR") {
+    const status = parseStatus(raw.object);
+    throw new KubeApiError(status?.code ?? 500, status);
+  }
+  if (
+    (raw.type === "ADDED" || raw.type === "MODIFIED" || raw.type === "DELETED" || raw.type === "BOOKMARK") &&
+    typeof raw.object === "object" &&
+    raw.object !== null
+  ) {
+    return { type: raw.type, object: raw.object as T };
+  }
+  throw new WatchDecodeError(`unexpected watch event: ${line.slice(0, 200)}`);
+}
+
+/** The stream carried something that is not a watch event; the watch is restarted. */
+export class WatchDecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WatchDecodeError";
+  }
+}
