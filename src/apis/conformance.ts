@@ -1,0 +1,56 @@
+// The two sides of the CRDs' contract, shared by the unit tests and the e2e spec: the
+// resources of Dapr's documentation (../shared/conformance/dapr-docs), which must all be
+// accepted, and src/apis/testdata/invalid-resources.yaml, which must all be rejected.
+import { readFileSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseManifests, type DaprKind } from "./crd-schema.ts";
+
+/** Dapr docs' resources, one directory per kind and version; beside the repository, as in CI. */
+export const DAPR_DOCS_CORPUS_DIR =
+  process.env.OUTRIGGER_DAPR_DOCS_CORPUS ??
+  fileURLToPath(new URL("../../../shared/conformance/dapr-docs/", import.meta.url));
+
+const CORPUS_SUBDIR: Record<DaprKind, string> = {
+  Component: "component-v1alpha1",
+  Configuration: "configuration-v1alpha1",
+};
+
+export interface CorpusFile {
+  /** File name, e.g. 001-developing-applications-integrations-autoscale-keda.yaml */
+  name: string;
+  path: string;
+  text: string;
+}
+
+/** The corpus files of one kind, sorted by name. Throws when the corpus is missing. */
+export function corpusFiles(kind: DaprKind, dir: string = DAPR_DOCS_CORPUS_DIR): CorpusFile[] {
+  const sub = `${dir}/${CORPUS_SUBDIR[kind]}`;
+  return readdirSync(sub)
+    .filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"))
+    .sort()
+    .map((name) => ({ name, path: `${sub}/${name}`, text: readFileSync(`${sub}/${name}`, "utf8") }));
+}
+
+export interface InvalidCase {
+  /** What is wrong with the resource. */
+  title: string;
+  /** The field the rejection must name, as the API server writes it: spec.metadata[1].name */
+  field: string;
+  /** A fragment of the rejection message. */
+  message: string;
+  resource: { apiVersion: string; kind: DaprKind; metadata: { name: string } } & Record<string, unknown>;
+}
+
+export const INVALID_RESOURCES_FILE = fileURLToPath(
+  new URL("./testdata/invalid-resources.yaml", import.meta.url),
+);
+
+export function invalidCases(file: string = INVALID_RESOURCES_FILE): InvalidCase[] {
+  return parseManifests(readFileSync(file, "utf8")).map((doc, i) => {
+    const c = doc as InvalidCase;
+    if (!c.title || !c.field || !c.message || !c.resource?.metadata?.name) {
+      throw new Error(`${file}: document ${i} needs title, field, message and resource.metadata.name`);
+    }
+    return c;
+  });
+}
