@@ -17,11 +17,11 @@ describe("src/apis/types.ts", () => {
 
   it("makes required schema fields required and the others optional", () => {
     const source = renderApiTypes(schemas);
-    expect(source).to.match(/export interface ComponentSpec \{[^}]*\n  type: string;/);
-    expect(source).to.match(/export interface ComponentSpec \{[^}]*\n  initTimeout\?: string;/);
-    expect(source).to.match(/export interface MetadataItem \{[^}]*\n  value\?: JsonValue;/);
-    expect(source).to.match(/export interface OtelSpec \{[^}]*\n  protocol: "http" \| "grpc";/);
-    expect(source).to.match(/export interface MetricLabel \{[^}]*\n  regex: Record<string, string>;/);
+    expect(source).to.match(/export interface ComponentSpec \{[^}]*\n {2}type: string;/);
+    expect(source).to.match(/export interface ComponentSpec \{[^}]*\n {2}initTimeout\?: string;/);
+    expect(source).to.match(/export interface MetadataItem \{[^}]*\n {2}value\?: JsonValue;/);
+    expect(source).to.match(/export interface OtelSpec \{[^}]*\n {2}protocol: "http" \| "grpc";/);
+    expect(source).to.match(/export interface MetricLabel \{[^}]*\n {2}regex: Record<string, string>;/);
   });
 
   it("fails on an object without a type name, and on one name with two shapes", () => {
