@@ -736,8 +736,8 @@ const nameByKey: ReadonlyMap<string, AnnotationName> = new Map(annotationEntries
 
 export interface ParsedAnnotations {
   values: AnnotationValues;
-  /** One message per invalid annotation: `<key>: "<raw>" <problem>`. Non-empty means deny. */
-  errors: string[];
+  /** One per invalid annotation, message `<key>: "<raw>" <problem>`. Non-empty means deny. */
+  errors: Array<{ key: string; message: string }>;
   /** Deprecated, ignored and unknown `dapr.io/*` keys. */
   warnings: string[];
 }
@@ -745,7 +745,7 @@ export interface ParsedAnnotations {
 /** Parses every `dapr.io/*` annotation of a pod against the table; other keys are not looked at. */
 export function parseAnnotations(podAnnotations: Readonly<Record<string, string>>): ParsedAnnotations {
   const values: Record<string, unknown> = {};
-  const errors: string[] = [];
+  const errors: ParsedAnnotations["errors"] = [];
   const warnings: string[] = [];
   for (const [key, raw] of Object.entries(podAnnotations)) {
     if (!key.startsWith(ANNOTATION_PREFIX)) continue;
@@ -759,7 +759,7 @@ export function parseAnnotations(podAnnotations: Readonly<Record<string, string>
     const spec = annotations[name] as AnnotationSpec<unknown>;
     const parsed = spec.parser.parse(raw);
     if (!parsed.ok) {
-      errors.push(`${key}: ${JSON.stringify(truncate(raw, 100))} ${parsed.problem}`);
+      errors.push({ key, message: `${key}: ${JSON.stringify(truncate(raw, 100))} ${parsed.problem}` });
       continue;
     }
     values[name] = parsed.value;

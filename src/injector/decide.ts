@@ -214,9 +214,14 @@ export function resolveSidecarSettings(
   settings: InjectorSettings,
 ): ResolveResult {
   const { values: v, errors, warnings } = parseAnnotations(podAnnotationMap);
-  if (errors.length > 0) return { ok: false, reason: "invalid-annotation", message: errors.join("; ") };
-
   const appIdKey = annotations.appId.key;
+  if (errors.length > 0)
+    return {
+      ok: false,
+      reason: errors.some((e) => e.key === appIdKey) ? "invalid-app-id" : "invalid-annotation",
+      message: errors.map((e) => e.message).join("; "),
+    };
+
   let appId = v.appId;
   if (appId === undefined) {
     if (podName === undefined)
