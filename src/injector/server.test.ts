@@ -1,0 +1,328 @@
+import { expect } from "chai";
+import https from "node:https";
+import tls from "node:tls";
+import forge from "node-forge";
+import { admit, type AdmissionOutcome, type AdmissionRequest } from "./admit.ts";
+import { LOOPBACK_HOSTS, rotateCertificates } from "./certs.ts";
+import { defaultInjectorSettings } from "./settings.ts";
+import { annotatedPod, podCreateReview, startTestServer, type TestServer } from "./server-test-helpers.ts";
+
+const realAdmit = (request: AdmissionRequest) => admit(request, defaultInjectorSettings);
+
+function parse(text: string): Record<string, unknown> & { response: Record<string, unknown> } {
+  return JSON.parse(text) as Record<string, unknown> & { response: Record<string, unknown> };
+}
+
+async function metricValue(
+  server: TestServer,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
+  const metric = (await server.registry.getMetricsAsJSON()).find((m) => m.name === name);
+  const sample = metric?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
+  return sample?.value ?? 0;
+}
+
+describe("webhook HTTPS shell", function () {
+  let server: TestServer;
+  afterEach(async () => server?.stop());
+
+  describe("with the real admission core", function () {
+    beforeEach(async () => (server = await startTestServer({ admit: realAdmit })));
+
+    it("answers a pod CREATE review with a patch, echoing apiVersion, kind and uid", async function () {
+      const res = await server.post(JSON.stringify(podCreateReview("uid-1", annotatedPod())));
+      expect(res.status).to.equal(200);
+      expect(res.headers["content-type"]).to.match(/^application\/json/);
+      const body = parse(res.text);
+      expect(body.apiVersion).to.equal("admission.k8s.io/v1");
+      expect(body.kind).to.equal("AdmissionReview");
+      expect(body.response.uid).to.equal("uid-1");
+      expect(body.response.allowed).to.equal(true);
+      expect(body.response.patchType).to.equal("JSONPatch");
+      const ops = JSON.parse(Buffer.from(body.response.patch as string, "base64").toString()) as Array<{
+        path: string;
+      }>;
+      expect(ops.map((o) => o.path)).to.include("/spec/initContainers");
+      expect(
+        await metricValue(server, "outrigger_injector_admission_requests_total", { result: "injected" }),
+      ).to.equal(1);
+      expect(await metricValue(server, "outrigger_injector_injections_total", { dry_run: "false" })).to.equal(
+        1,
+      );
+    });
+
+    it("logs uid, namespace, generateName, decision and reason", async function () {
+      await server.post(JSON.stringify(podCreateReview("uid-log", annotatedPod())));
+      const entry = server.logs.find((l) => l.msg === "admission");
+      expect(entry).to.include({
+        uid: "uid-log",
+        namespace: "shop",
+        generateName: "checkout-7d9f8b6c5d-",
+        decision: "injected",
+        reason: "injected",
+        appId: "checkout",
+        dryRun: false,
+      });
+    });
+
+    it("treats a dry run exactly like a real request", async function () {
+      const real = parse((await server.post(JSON.stringify(podCreateReview("u", annotatedPod())))).text);
+      const dry = parse(
+        (await server.post(JSON.stringify(podCreateReview("u", annotatedPod(), { dryRun: true })))).text,
+      );
+      expect(dry).to.deep.equal(real);
+      expect(await metricValue(server, "outrigger_injector_injections_total", { dry_run: "true" })).to.equal(
+        1,
+      );
+    });
+
+    it("skips a pod without annotations and counts the reason", async function () {
+      const pod = { metadata: { name: "plain" }, spec: { containers: [{ name: "c", image: "busybox" }] } };
+      const body = parse((await server.post(JSON.stringify(podCreateReview("uid-skip", pod)))).text);
+      expect(body.response).to.deep.equal({ uid: "uid-skip", allowed: true });
+      expect(await metricValue(server, "outrigger_injector_skips_total", { reason: "not-enabled" })).to.equal(
+        1,
+      );
+      expect(server.logs.find((l) => l.msg === "admission")).to.include({
+        name: "plain",
+        decision: "skipped",
+      });
+    });
+
+    it("denies an invalid annotation with the core's message", async function () {
+      const pod = annotatedPod();
+      (pod.metadata as { annotations: Record<string, string> }).annotations["dapr.io/app-port"] = "http";
+      const res = await server.post(JSON.stringify(podCreateReview("uid-deny", pod)));
+      expect(res.status).to.equal(200);
+      const body = parse(res.text);
+      expect(body.response.allowed).to.equal(false);
+      expect((body.response.status as { message: string }).message).to.contain('dapr.io/app-port: "http"');
+      expect(
+        await metricValue(server, "outrigger_injector_denials_total", { reason: "invalid-annotation" }),
+      ).to.equal(1);
+    });
+  });
+
+  describe("bad input", function () {
+    const calls: AdmissionRequest[] = [];
+    const stubAdmit = (request: AdmissionRequest): AdmissionOutcome => {
+      calls.push(request);
+      return { response: { uid: request.uid, allowed: true }, result: "skipped", reason: "not-enabled" };
+    };
+    beforeEach(async () => {
+      calls.length = 0;
+      server = await startTestServer({ admit: stubAdmit, maxRequestBytes: 4096 });
+    });
+
+    async function expectError(
+      res: { status: number; text: string },
+      status: number,
+      uid: string,
+      message: RegExp,
+    ) {
+      expect(res.status).to.equal(status);
+      const body = parse(res.text);
+      expect(body.apiVersion).to.equal("admission.k8s.io/v1");
+      expect(body.kind).to.equal("AdmissionReview");
+      expect(body.response.uid).to.equal(uid);
+      expect(body.response.allowed).to.equal(false);
+      const st = body.response.status as { code: number; message: string };
+      expect(st.code).to.equal(status);
+      expect(st.message).to.match(message);
+      expect(calls, "the core never sees a rejected request").to.have.length(0);
+    }
+
+    it("answers 413 for a body over the limit", async function () {
+      const big = JSON.stringify(podCreateReview("uid-big", { metadata: { name: "x".repeat(5000) } }));
+      await expectError(await server.post(big), 413, "", /larger than 4096 bytes/);
+      expect(
+        await metricValue(server, "outrigger_injector_invalid_requests_total", { reason: "too-large" }),
+      ).to.equal(1);
+    });
+
+    it("answers 415 for a wrong or missing content type, or a charset other than UTF-8", async function () {
+      const body = JSON.stringify(podCreateReview("u", {}));
+      await expectError(
+        await server.post(body, { "content-type": "text/plain" }),
+        415,
+        "",
+        /application\/json/,
+      );
+      await expectError(await server.post(body, {}), 415, "", /application\/json/);
+      await expectError(
+        await server.post(body, { "content-type": "application/json; charset=utf-16" }),
+        415,
+        "",
+        /UTF-8/,
+      );
+      const ok = await server.post(body, { "content-type": "application/json; charset=UTF-8" });
+      expect(ok.status).to.equal(200);
+    });
+
+    it("answers 400 for malformed JSON", async function () {
+      await expectError(
+        await server.post('{"apiVersion": "admission.k8s.io/v1",'),
+        400,
+        "",
+        /malformed JSON/,
+      );
+      await expectError(await server.post(""), 400, "", /malformed JSON/);
+    });
+
+    it("answers 400 when request.uid is missing, echoing nothing it does not have", async function () {
+      const review = podCreateReview("x", {});
+      delete (review.request as Record<string, unknown>).uid;
+      await expectError(await server.post(JSON.stringify(review)), 400, "", /request\.uid/);
+      (review.request as Record<string, unknown>).uid = 42;
+      await expectError(await server.post(JSON.stringify(review)), 400, "", /request\.uid/);
+    });
+
+    it("answers 400 for something that is not an AdmissionReview, echoing the uid it found", async function () {
+      const v1beta1 = { ...podCreateReview("uid-old", {}), apiVersion: "admission.k8s.io/v1beta1" };
+      await expectError(await server.post(JSON.stringify(v1beta1)), 400, "uid-old", /admission\.k8s\.io\/v1/);
+      await expectError(await server.post("[1,2,3]"), 400, "", /not a JSON object/);
+      const noRequest = { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" };
+      await expectError(await server.post(JSON.stringify(noRequest)), 400, "", /request is missing/);
+    });
+
+    it("answers 405 for other methods on /mutate and 404 elsewhere", async function () {
+      const get = await server.request("GET", "/mutate");
+      expect(get.headers.allow).to.equal("POST");
+      await expectError(get, 405, "", /use POST/);
+      const other = await server.post("{}", { "content-type": "application/json" }, "/validate");
+      expect(other.status).to.equal(404);
+      expect(JSON.parse(other.text)).to.have.property("message");
+    });
+
+    it("echoes the request's uid even when the core answers with another", async function () {
+      await server.stop();
+      server = await startTestServer({
+        admit: () => ({
+          response: { uid: "wrong", allowed: true },
+          result: "skipped",
+          reason: "not-enabled",
+        }),
+      });
+      const body = parse((await server.post(JSON.stringify(podCreateReview("right", {})))).text);
+      expect(body.response.uid).to.equal("right");
+    });
+
+    it("answers 500 with a review if the core throws, and keeps serving", async function () {
+      await server.stop();
+      let fail = true;
+      server = await startTestServer({
+        admit: (r) => {
+          if (fail) throw new Error("boom");
+          return stubAdmit(r);
+        },
+      });
+      const res = await server.post(JSON.stringify(podCreateReview("uid-500", {})));
+      expect(res.status).to.equal(500);
+      expect(parse(res.text).response).to.deep.include({ uid: "uid-500", allowed: false });
+      fail = false;
+      expect((await server.post(JSON.stringify(podCreateReview("uid-ok", {})))).status).to.equal(200);
+      expect(
+        await metricValue(server, "outrigger_injector_admission_requests_total", { result: "error" }),
+      ).to.equal(1);
+    });
+  });
+
+  describe("TLS", function () {
+    beforeEach(async () => (server = await startTestServer({ admit: realAdmit })));
+
+    function handshake(opts: tls.ConnectionOptions): Promise<tls.PeerCertificate> {
+      return new Promise((resolve, reject) => {
+        const socket = tls.connect(
+          { host: "127.0.0.1", port: server.webhook.address().port, ...opts },
+          () => {
+            const cert = socket.getPeerCertificate();
+            socket.end();
+            resolve(cert);
+          },
+        );
+        socket.on("error", reject);
+      });
+    }
+
+    it("refuses TLS 1.1 and accepts TLS 1.2 and 1.3", async function () {
+      const ca = server.certificates.caBundlePem;
+      let refused: unknown;
+      await handshake({ ca, servername: "localhost", minVersion: "TLSv1", maxVersion: "TLSv1.1" }).catch(
+        (err: unknown) => (refused = err),
+      );
+      expect(refused, "a TLS 1.1 handshake fails").to.be.instanceOf(Error);
+      await handshake({ ca, servername: "localhost", maxVersion: "TLSv1.2" });
+      await handshake({ ca, servername: "localhost", minVersion: "TLSv1.3" });
+    });
+
+    it("serves a new certificate to new connections after setCertificate", async function () {
+      const before = await handshake({ ca: server.certificates.caBundlePem, servername: "localhost" });
+      const fresh = rotateCertificates(undefined, new Date(), {
+        ...LOOPBACK_HOSTS,
+        caCommonName: "other",
+        caValidityMs: 3_600_000,
+        servingValidityMs: 600_000,
+      }).certificates;
+      server.webhook.setCertificate(fresh.serving);
+      const after = await handshake({ ca: fresh.caBundlePem, servername: "localhost" });
+      const serial = forge.pki.certificateFromPem(fresh.serving.certPem).serialNumber.toUpperCase();
+      expect(after.serialNumber.toUpperCase().replace(/^0+/, "")).to.equal(serial.replace(/^0+/, ""));
+      expect(after.serialNumber).to.not.equal(before.serialNumber);
+      // And the old CA no longer verifies the server.
+      let failed: unknown;
+      await handshake({ ca: server.certificates.caBundlePem, servername: "localhost" }).catch(
+        (e: unknown) => (failed = e),
+      );
+      expect(failed).to.be.instanceOf(Error);
+    });
+  });
+
+  describe("shutdown", function () {
+    it("finishes in-flight requests, then stops accepting connections", async function () {
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((r) => (release = r));
+      let entered: () => void = () => undefined;
+      const inCore = new Promise<void>((r) => (entered = r));
+      // The core is synchronous, so hold the response back instead.
+      server = await startTestServer({
+        admit: (r) => ({ response: { uid: r.uid, allowed: true }, result: "skipped", reason: "not-enabled" }),
+      });
+      server.webhook.server.prependListener("request", (_req, res) => {
+        entered();
+        const write = res.end.bind(res) as (...args: unknown[]) => unknown;
+        res.end = ((...args: unknown[]) => {
+          void gate.then(() => write(...args));
+          return res;
+        }) as typeof res.end;
+      });
+      const port = server.webhook.address().port;
+      const pending = server.post(JSON.stringify(podCreateReview("slow", {})));
+      await inCore;
+      expect(server.webhook.inFlight()).to.equal(1);
+      let closed = false;
+      const closing = server.webhook.close(10_000).then(() => (closed = true));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(closed, "close waits for the in-flight request").to.equal(false);
+      release();
+      const res = await pending;
+      expect(res.status).to.equal(200);
+      expect(parse(res.text).response.uid).to.equal("slow");
+      await closing;
+      let refused: unknown;
+      await new Promise<void>((resolve) => {
+        const req = https.request(
+          { host: "127.0.0.1", port, method: "GET", path: "/", rejectUnauthorized: false },
+          () => resolve(),
+        );
+        req.on("error", (e) => {
+          refused = e;
+          resolve();
+        });
+        req.end();
+      });
+      expect(refused).to.be.instanceOf(Error);
+      server.agent.destroy();
+    });
+  });
+});

@@ -1,0 +1,314 @@
+// The injector's HTTPS shell: decode an AdmissionReview, hand the request to the pure core,
+// encode the answer. Everything that can go wrong with the input ends in a well-formed
+// AdmissionReview with a status code from a closed set; nothing here calls the API server.
+import express, { type NextFunction, type Request, type Response } from "express";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "../shared/log.ts";
+import type { AdmissionOutcome, AdmissionRequest } from "./admit.ts";
+import type { CertKeyPair } from "./certs.ts";
+import type { InjectorMetrics, InvalidRequestReason, RequestResult } from "./metrics.ts";
+import { reasonLabel } from "./metrics.ts";
+
+export const ADMISSION_API_VERSION = "admission.k8s.io/v1";
+export const ADMISSION_KIND = "AdmissionReview";
+/** Status codes /mutate answers with. */
+export const MUTATE_STATUS_CODES: readonly number[] = [200, 400, 405, 413, 415, 500];
+
+/** Large enough for any pod the API server accepts (its request limit is 3 MiB) wrapped in a review. */
+export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+export interface AdmissionReviewResponse {
+  apiVersion: typeof ADMISSION_API_VERSION;
+  kind: typeof ADMISSION_KIND;
+  response: AdmissionOutcome["response"];
+}
+
+export interface WebhookAppOptions {
+  /** The admission core with its settings bound once at start-up. */
+  admit: (request: AdmissionRequest) => AdmissionOutcome;
+  log: Logger;
+  metrics: InjectorMetrics;
+  maxRequestBytes?: number;
+}
+
+class InvalidRequest extends Error {
+  readonly status: number;
+  readonly reason: InvalidRequestReason;
+  readonly uid: string;
+  constructor(status: number, reason: InvalidRequestReason, message: string, uid = "") {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+    this.uid = uid;
+  }
+}
+
+const statusReasons: Record<number, string> = {
+  400: "BadRequest",
+  405: "MethodNotAllowed",
+  413: "RequestEntityTooLarge",
+  415: "UnsupportedMediaType",
+  500: "InternalError",
+};
+
+function review(response: AdmissionOutcome["response"]): AdmissionReviewResponse {
+  return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response };
+}
+
+/** The failure answer: an AdmissionReview that denies, carrying the same code and message. */
+export function errorReview(uid: string, code: number, message: string): AdmissionReviewResponse {
+  return review({
+    uid,
+    allowed: false,
+    status: { code, message, reason: statusReasons[code] ?? "InternalError" },
+  });
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The AdmissionRequest inside a decoded body, or the reason it is not one. */
+export function admissionRequestOf(body: unknown): AdmissionRequest {
+  if (!isRecord(body)) throw new InvalidRequest(400, "not-admission-review", "the body is not a JSON object");
+  const request = body.request;
+  const uid = isRecord(request) && typeof request.uid === "string" ? request.uid : "";
+  if (body.apiVersion !== ADMISSION_API_VERSION || body.kind !== ADMISSION_KIND) {
+    const got = `${JSON.stringify(body.apiVersion ?? null)}, kind ${JSON.stringify(body.kind ?? null)}`.slice(
+      0,
+      200,
+    );
+    throw new InvalidRequest(
+      400,
+      "not-admission-review",
+      `expected apiVersion "${ADMISSION_API_VERSION}", kind "${ADMISSION_KIND}"; got apiVersion ${got}`,
+      uid,
+    );
+  }
+  if (!isRecord(request))
+    throw new InvalidRequest(400, "not-admission-review", "request is missing or not an object");
+  if (uid === "")
+    throw new InvalidRequest(400, "missing-uid", "request.uid is missing or not a non-empty string");
+  return request as AdmissionRequest;
+}
+
+function nameOf(request: Record<string, unknown>): { name?: string; generateName?: string } {
+  const meta = isRecord(request.object) && isRecord(request.object.metadata) ? request.object.metadata : {};
+  const name = typeof request.name === "string" && request.name ? request.name : meta.name;
+  if (typeof name === "string" && name) return { name: name.slice(0, 253) };
+  return typeof meta.generateName === "string" ? { generateName: meta.generateName.slice(0, 253) } : {};
+}
+
+const bodyReadErrors: Record<string, [number, InvalidRequestReason]> = {
+  "entity.too.large": [413, "too-large"],
+  "encoding.unsupported": [415, "unsupported-media-type"],
+  "charset.unsupported": [415, "unsupported-media-type"],
+};
+
+/** Express app serving POST /mutate. */
+export function createWebhookApp(opts: WebhookAppOptions): express.Express {
+  const { log, metrics } = opts;
+  const limit = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+
+  const finish = (res: Response, started: bigint, result: RequestResult, status: number, body: unknown) => {
+    metrics.requests.inc({ result });
+    metrics.duration.observe({ result }, Number(process.hrtime.bigint() - started) / 1e9);
+    res.status(status).type("application/json").send(JSON.stringify(body));
+  };
+
+  const reject = (req: Request, res: Response, err: InvalidRequest) => {
+    metrics.invalidRequests.inc({ reason: err.reason });
+    log.warn(
+      {
+        uid: err.uid || undefined,
+        status: err.status,
+        reason: err.reason,
+        error: err.message,
+        remote: req.ip,
+      },
+      "rejected admission request",
+    );
+    const started = res.locals.started as bigint;
+    finish(res, started, "invalid", err.status, errorReview(err.uid, err.status, err.message));
+  };
+
+  const checkContentType = (req: Request, res: Response, next: NextFunction) => {
+    res.locals.started = process.hrtime.bigint();
+    const type = req.headers["content-type"];
+    const charset = typeof type === "string" ? /;\s*charset="?([^";\s]+)/i.exec(type)?.[1] : undefined;
+    if (
+      typeof type !== "string" ||
+      !/^application\/json\s*(;|$)/i.test(type) ||
+      (charset !== undefined && !/^utf-?8$/i.test(charset))
+    ) {
+      const message = "Content-Type must be application/json (UTF-8)";
+      return reject(req, res, new InvalidRequest(415, "unsupported-media-type", message));
+    }
+    next();
+  };
+
+  const readBody = express.raw({ type: () => true, limit, inflate: true });
+
+  app.post("/mutate", checkContentType, readBody, (req: Request, res: Response) => {
+    const started = res.locals.started as bigint;
+    const raw: unknown = req.body;
+    let body: unknown;
+    try {
+      const text = Buffer.isBuffer(raw) ? raw.toString("utf8") : "";
+      body = JSON.parse(text);
+    } catch (err) {
+      return reject(
+        req,
+        res,
+        new InvalidRequest(400, "malformed-json", `malformed JSON: ${(err as Error).message}`),
+      );
+    }
+    let request: AdmissionRequest;
+    try {
+      request = admissionRequestOf(body);
+    } catch (err) {
+      if (err instanceof InvalidRequest) return reject(req, res, err);
+      throw err;
+    }
+    let outcome: AdmissionOutcome;
+    try {
+      outcome = opts.admit(request);
+    } catch (err) {
+      // The core promises not to throw; if it does anyway, deny this one pod and keep serving.
+      log.error({ uid: request.uid, err }, "admission core failed");
+      return finish(
+        res,
+        started,
+        "error",
+        500,
+        errorReview(request.uid, 500, "internal error in the injector"),
+      );
+    }
+    const reason = reasonLabel(outcome.reason);
+    const dryRun = request.dryRun === true;
+    if (outcome.result === "injected") metrics.injections.inc({ dry_run: String(dryRun) });
+    else if (outcome.result === "skipped") metrics.skips.inc({ reason });
+    else metrics.denials.inc({ reason });
+    log.info(
+      {
+        uid: request.uid,
+        namespace: typeof request.namespace === "string" ? request.namespace : undefined,
+        ...nameOf(request),
+        operation: typeof request.operation === "string" ? request.operation : undefined,
+        dryRun,
+        decision: outcome.result,
+        reason: outcome.reason,
+        appId: outcome.appId,
+        ...(outcome.response.status ? { message: outcome.response.status.message } : {}),
+        ...(outcome.response.warnings?.length ? { warnings: outcome.response.warnings } : {}),
+      },
+      "admission",
+    );
+    // The review always carries the request's uid, whatever the core returned.
+    finish(res, started, outcome.result, 200, review({ ...outcome.response, uid: request.uid }));
+  });
+
+  app.all("/mutate", (req: Request, res: Response) => {
+    res.locals.started = process.hrtime.bigint();
+    res.setHeader("Allow", "POST");
+    reject(req, res, new InvalidRequest(405, "method-not-allowed", `${req.method} is not allowed; use POST`));
+  });
+
+  app.use((_req: Request, res: Response) => {
+    res
+      .status(404)
+      .type("application/json")
+      .send(JSON.stringify({ message: "not found; the webhook is POST /mutate" }));
+  });
+
+  // Errors from reading the body: too large, bad encoding, aborted.
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const e = err as { type?: string; status?: number; message?: string };
+    const [status, reason] = bodyReadErrors[e.type ?? ""] ?? [400, "read-failed" as const];
+    const message =
+      reason === "too-large"
+        ? `request body is larger than ${limit} bytes`
+        : `could not read the body: ${e.message}`;
+    if (res.locals.started === undefined) res.locals.started = process.hrtime.bigint();
+    reject(req, res, new InvalidRequest(status, reason, message));
+  });
+  return app;
+}
+
+export interface WebhookServer {
+  server: https.Server;
+  address(): AddressInfo;
+  /** Switches to a new certificate for new connections, without a restart. */
+  setCertificate(pair: CertKeyPair): void;
+  /** Requests being answered right now. */
+  inFlight(): number;
+  /** Stops accepting connections and waits for in-flight requests, at most `timeoutMs`. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+const TLS_MIN_VERSION = "TLSv1.2" as const;
+
+export function startWebhookServer(opts: {
+  app: express.Express;
+  host: string;
+  port: number;
+  certificate: CertKeyPair;
+  log: Logger;
+}): Promise<WebhookServer> {
+  const server = https.createServer(
+    { cert: opts.certificate.certPem, key: opts.certificate.keyPem, minVersion: TLS_MIN_VERSION },
+    opts.app,
+  );
+  // Admission calls are small and the API server gives up after its timeout; slow clients go too.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  let inFlight = 0;
+  let closing = false;
+  server.on("request", (_req, res) => {
+    inFlight++;
+    if (closing) res.setHeader("connection", "close");
+    res.once("close", () => {
+      inFlight--;
+      // A keep-alive connection becomes idle once its response is out; while draining, drop it.
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+  });
+  server.on("tlsClientError", (err) => opts.log.debug({ err: err.message }, "TLS handshake failed"));
+
+  const handle: WebhookServer = {
+    server,
+    address: () => server.address() as AddressInfo,
+    setCertificate(pair) {
+      server.setSecureContext({ cert: pair.certPem, key: pair.keyPem, minVersion: TLS_MIN_VERSION });
+    },
+    inFlight: () => inFlight,
+    close(timeoutMs) {
+      closing = true;
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          opts.log.warn({ inFlight }, "drain timeout: closing the remaining connections");
+          server.closeAllConnections();
+        }, timeoutMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        // Keep-alive connections with nothing in flight would hold close() open.
+        server.closeIdleConnections();
+      });
+    },
+  };
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off("error", reject);
+      opts.log.info({ address: server.address() }, "webhook server listening");
+      resolve(handle);
+    });
+  });
+}
