@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# The Outrigger image: one binary, `outrigger controller` and `outrigger injector` (the chart
+# passes the subcommand as the first argument).
+#
+#   docker build -t ghcr.io/outrigger-dev/outrigger:$(node -p 'require("./package.json").version') .
+#
+# Runs as uid 65532 on a read-only root filesystem: nothing is written at run time.
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+# Compile TypeScript to dist/ with the dev dependencies (typescript).
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: the "node" dev dependency would download a second Node; the image has one.
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json
+
+# Production dependencies only, resolved from the lockfile.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# Distroless: Node 24 and its runtime libraries, no shell, no package manager.
+FROM ${RUNTIME_IMAGE}
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
+COPY --from=build --chown=0:0 /src/dist ./dist
+COPY --chown=0:0 package.json ./
+# Files owned by root and not writable by the runtime user; numeric so that
+# runAsNonRoot can verify it.
+USER 65532:65532
+EXPOSE 8080 8081 8443
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/cli.js"]
+CMD ["--help"]
