@@ -119,7 +119,14 @@ export function applyJsonPatch(doc: unknown, ops: readonly JsonPatchOp[]): Apply
     } else if (isPlainObject(parent)) {
       if (op.op !== "add" && !Object.hasOwn(parent, last)) return fail(`no member ${last}`);
       if (op.op === "remove") delete parent[last];
-      else parent[last] = structuredClone(op.value);
+      // defineProperty, so a "__proto__" key stays a plain member as in JSON.
+      else
+        Object.defineProperty(parent, last, {
+          value: structuredClone(op.value),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     } else return fail("parent is not a container");
   }
   return { ok: true, document: root };
