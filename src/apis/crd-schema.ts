@@ -116,7 +116,9 @@ export function versionSchema(
 // strings, so a date-like metadata value reaches the API server as the text that was written.
 const KUBECTL_YAML_SCHEMA = new Schema(YAML11_SCHEMA.tags.filter((t) => t !== timestampTag));
 
-/** The documents of a YAML stream as kubectl sends them; empty documents are dropped. */
+/** The documents of a YAML stream as the JSON kubectl sends; empty documents are dropped. */
 export function parseManifests(text: string): unknown[] {
-  return loadAll(text, { schema: KUBECTL_YAML_SCHEMA }).filter((d) => d !== null && d !== undefined);
+  return loadAll(text, { schema: KUBECTL_YAML_SCHEMA })
+    .filter((d) => d !== null && d !== undefined)
+    .map((d) => JSON.parse(JSON.stringify(d)) as unknown);
 }

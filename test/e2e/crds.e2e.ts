@@ -1,0 +1,228 @@
+// Issue 3: the Component and Configuration CRDs on a real API server. Every resource of Dapr's
+// documentation is accepted, invalid resources are rejected with a message naming the field,
+// and kubectl shows the printer columns, the status and the `dapr` category.
+import { expect } from "chai";
+import { corpusFiles, invalidCases, type CorpusFile } from "../../src/apis/conformance.ts";
+import { parseManifests, type DaprKind } from "../../src/apis/crd-schema.ts";
+import { repoRoot } from "./harness/cluster.ts";
+import { useNamespace } from "./harness/namespace.ts";
+import { kubectl } from "./harness/util.ts";
+
+const CRD_NAMES = ["components.dapr.io", "configurations.dapr.io"];
+const RESOURCE: Record<DaprKind, string> = {
+  Component: "components.dapr.io",
+  Configuration: "configurations.dapr.io",
+};
+
+/**
+ * The file's text with metadata.name and metadata.namespace replaced, everything else as
+ * written, so kubectl parses the YAML itself. Names are replaced because Dapr's docs use
+ * placeholders such as <NAME>, which no API server accepts as an object name, and repeat
+ * names such as statestore across files.
+ */
+function withNameAndNamespace(text: string, name: string, namespace: string): string {
+  const lines = text.split("\n");
+  const start = lines.findIndex((l) => /^metadata:\s*$/.test(l));
+  if (start < 0) throw new Error("no top-level `metadata:` block");
+  let end = start + 1;
+  while (end < lines.length && /^(\s|$)/.test(lines[end] ?? "")) end++;
+  const block = lines.slice(start + 1, end);
+  const indent =
+    /^(\s+)\S/.exec(block.find((l) => l.trim() !== "" && !l.trim().startsWith("#")) ?? "")?.[1] ?? "  ";
+  const kept = block.filter((l) => !new RegExp(`^${indent}(name|namespace):`).test(l));
+  const meta = [`${indent}name: ${JSON.stringify(name)}`, `${indent}namespace: ${JSON.stringify(namespace)}`];
+  return [...lines.slice(0, start + 1), ...meta, ...kept, ...lines.slice(end)].join("\n");
+}
+
+/** kubectl's object name for a corpus file: the file name, which is unique and a valid name. */
+function objectName(file: CorpusFile): string {
+  return file.name.replace(/\.ya?ml$/, "");
+}
+
+describe("CRDs: Component and Configuration (dapr.io/v1alpha1)", function () {
+  const ns = useNamespace("crds");
+
+  it("kubectl apply -f crds/ works and both CRDs are Established", async () => {
+    await kubectl(["apply", "-f", `${repoRoot}crds`]);
+    await kubectl([
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      ...CRD_NAMES.map((n) => `crd/${n}`),
+    ]);
+    const crds = JSON.parse((await kubectl(["get", "crd", ...CRD_NAMES, "-o", "json"])).stdout) as {
+      items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[];
+    };
+    for (const crd of crds.items) {
+      const conditions = Object.fromEntries(crd.status.conditions.map((c) => [c.type, c.status]));
+      expect(conditions, crd.metadata.name).to.include({ Established: "True", NamesAccepted: "True" });
+    }
+    const resources = (await kubectl(["api-resources", "--api-group=dapr.io", "-o", "wide"])).stdout;
+    expect(resources).to.match(
+      /^components\s+daprcomp,dcomp\s+dapr\.io\/v1alpha1\s+true\s+Component\s.*dapr/m,
+    );
+    expect(resources).to.match(
+      /^configurations\s+daprconfig,dconf\s+dapr\.io\/v1alpha1\s+true\s+Configuration\s.*dapr/m,
+    );
+  });
+
+  it("accepts every Component and Configuration of Dapr's docs (conformance corpus)", async function () {
+    this.timeout(300_000);
+    const files = { Component: corpusFiles("Component"), Configuration: corpusFiles("Configuration") };
+    const documents: string[] = [];
+    const fileOf = new Map<string, CorpusFile>();
+    for (const kind of ["Component", "Configuration"] as const) {
+      for (const file of files[kind]) {
+        const name = objectName(file);
+        const text = withNameAndNamespace(file.text, name, ns.name);
+        // The edit must change nothing but the object's name and namespace.
+        const [original, edited] = [parseManifests(file.text)[0], parseManifests(text)[0]] as Record<
+          string,
+          unknown
+        >[];
+        expect({ ...edited, metadata: undefined }, file.name).to.deep.equal({
+          ...original,
+          metadata: undefined,
+        });
+        expect(edited?.metadata, file.name).to.deep.equal({ name, namespace: ns.name });
+        documents.push(text);
+        fileOf.set(`${RESOURCE[kind]}/${name}`, file);
+      }
+    }
+
+    // One multi-document apply: kubectl applies each object and reports each success or error.
+    const result = await kubectl(["apply", "-f", "-"], { input: documents.join("\n---\n"), allowFail: true });
+    const applied = new Set(
+      result.stdout
+        .split("\n")
+        .map((l) => /^(\S+) (created|configured|unchanged)$/.exec(l.trim())?.[1])
+        .filter((x): x is string => x !== undefined),
+    );
+    const rejected = [...fileOf]
+      .filter(([object]) => !applied.has(object))
+      .map(([object, file]) => {
+        const name = object.split("/")[1] ?? object;
+        const error = result.stderr.split("\n").find((l) => l.includes(`"${name}"`)) ?? "no error line";
+        return `${file.name}: ${error}`;
+      });
+    expect(rejected, `rejected corpus files\n${result.stderr}`).to.deep.equal([]);
+    expect(result.code, result.stderr).to.equal(0);
+
+    const stored = async (resource: string) =>
+      (await kubectl(["get", resource, "-o", "name"], { namespace: ns.name })).stdout.trim().split("\n")
+        .length;
+    const components = await stored(RESOURCE.Component);
+    const configurations = await stored(RESOURCE.Configuration);
+    expect(components).to.equal(files.Component.length);
+    expect(configurations).to.equal(files.Configuration.length);
+    console.log(
+      `      conformance: ${components + configurations} of Dapr's docs resources accepted ` +
+        `(${components} Components, ${configurations} Configurations)`,
+    );
+  });
+
+  describe("rejects invalid resources with a message naming the field", () => {
+    for (const c of invalidCases()) {
+      it(`${c.resource.kind}: ${c.title}`, async () => {
+        const resource = { ...c.resource, metadata: { ...c.resource.metadata, namespace: ns.name } };
+        const result = await kubectl(["apply", "-f", "-"], {
+          input: JSON.stringify(resource),
+          allowFail: true,
+        });
+        expect(result.code, `accepted:\n${result.stdout}`).to.not.equal(0);
+        expect(result.stderr).to.include(c.field);
+        expect(result.stderr).to.include(c.message);
+        const get = await kubectl(["get", RESOURCE[c.resource.kind], c.resource.metadata.name], {
+          namespace: ns.name,
+          allowFail: true,
+        });
+        expect(get.stderr).to.include("NotFound");
+      });
+    }
+  });
+
+  it("shows the printer columns, the status written through the subresource, and the dapr category", async () => {
+    const component = {
+      apiVersion: "dapr.io/v1alpha1",
+      kind: "Component",
+      metadata: { name: "statestore", namespace: ns.name },
+      spec: { type: "state.redis", version: "v1", metadata: [{ name: "redisHost", value: "redis:6379" }] },
+      scopes: ["checkout"],
+    };
+    const configuration = {
+      apiVersion: "dapr.io/v1alpha1",
+      kind: "Configuration",
+      metadata: { name: "appconfig", namespace: ns.name },
+      spec: { tracing: { samplingRate: "1", stdout: true } },
+    };
+    // A status in the applied object is dropped: only the status subresource writes it.
+    const withStatus = { ...component, status: { appCount: 7 } };
+    await kubectl(["apply", "-f", "-"], {
+      input: [withStatus, configuration].map((o) => JSON.stringify(o)).join("\n---\n"),
+    });
+    const stored = JSON.parse(
+      (await kubectl(["get", "component", "statestore", "-o", "json"], { namespace: ns.name })).stdout,
+    );
+    expect(stored.status).to.equal(undefined);
+
+    const rows = async (args: string[]) =>
+      (await kubectl(["get", ...args], { namespace: ns.name })).stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.trim().split(/\s{2,}/));
+    const before = await rows(["components"]);
+    expect(before[0]).to.deep.equal(["NAME", "TYPE", "VERSION", "READY", "AGE"]);
+    expect(before[1]?.slice(0, 3)).to.deep.equal(["statestore", "state.redis", "v1"]);
+
+    const status = (ready: string, appCount: number) => ({
+      status: {
+        observedGeneration: 1,
+        appCount,
+        conditions: [
+          {
+            type: "Ready",
+            status: ready,
+            reason: ready === "True" ? "Delivered" : "SecretNotFound",
+            message: "",
+            lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+          },
+        ],
+      },
+    });
+    const patchStatus = (resource: string, body: object) =>
+      kubectl(["patch", resource, "--subresource=status", "--type=merge", "-p", JSON.stringify(body)], {
+        namespace: ns.name,
+        allowFail: true,
+      });
+    expect((await patchStatus("component/statestore", status("True", 2))).code).to.equal(0);
+    expect((await patchStatus("configuration/appconfig", status("False", 1))).code).to.equal(0);
+
+    const componentRows = await rows(["components"]);
+    expect(componentRows[0]).to.deep.equal(["NAME", "TYPE", "VERSION", "READY", "AGE"]);
+    expect(componentRows[1]?.slice(0, 4)).to.deep.equal(["statestore", "state.redis", "v1", "True"]);
+    const wide = await rows(["components", "-o", "wide"]);
+    expect(wide[0]).to.deep.equal(["NAME", "TYPE", "VERSION", "READY", "APPS", "AGE"]);
+    expect(wide[1]?.slice(0, 5)).to.deep.equal(["statestore", "state.redis", "v1", "True", "2"]);
+
+    const configurationRows = await rows(["configurations"]);
+    expect(configurationRows[0]).to.deep.equal(["NAME", "READY", "AGE"]);
+    expect(configurationRows[1]?.slice(0, 2)).to.deep.equal(["appconfig", "False"]);
+
+    // The status schema holds: a condition status other than True/False/Unknown is refused.
+    const bad = await patchStatus("component/statestore", {
+      status: { conditions: [{ ...status("Yes", 0).status.conditions[0] }] },
+    });
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.include("status.conditions[0].status");
+    expect(bad.stderr).to.include("Unsupported value");
+
+    const dapr = (await kubectl(["get", "dapr", "-o", "name"], { namespace: ns.name })).stdout
+      .trim()
+      .split("\n");
+    expect(dapr).to.have.members(["component.dapr.io/statestore", "configuration.dapr.io/appconfig"]);
+    const short = (await kubectl(["get", "dcomp,dconf", "-o", "name"], { namespace: ns.name })).stdout
+      .trim()
+      .split("\n");
+    expect(short).to.have.members(dapr);
+  });
+});
