@@ -18,11 +18,16 @@ log() { echo "build-components: $*" >&2; }
 done_or_build() {
   local dir="$1" fn="$2"
   if [[ -f "$dir/.done" ]]; then echo "$dir"; return; fi
+  # One build per component at a time: a second caller waits for the first, then reuses it.
+  exec {lock}> "$dir.lock"
+  flock "$lock"
+  if [[ -f "$dir/.done" ]]; then exec {lock}>&-; echo "$dir"; return; fi
   rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
   local start=$SECONDS
   "$fn" "$dir.tmp"
   rm -rf "$dir" && mv "$dir.tmp" "$dir" && touch "$dir/.done"
   log "built $(basename "$dir") in $((SECONDS - start))s"
+  exec {lock}>&-
   echo "$dir"
 }
 
