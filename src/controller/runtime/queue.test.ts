@@ -277,7 +277,8 @@ describe("WorkQueue", () => {
     await c.finish("a");
     const wait = await registry.getSingleMetric("outrigger_workqueue_queue_duration_seconds")!.get();
     const work = await registry.getSingleMetric("outrigger_workqueue_work_duration_seconds")!.get();
-    const sum = (m: typeof wait) => m.values.find((v) => v.metricName?.endsWith("_sum"))?.value;
+    const sum = (m: typeof wait) =>
+      m.values.find((v) => (v as { metricName?: string }).metricName?.endsWith("_sum"))?.value;
     expect(sum(wait)).to.equal(3);
     expect(sum(work)).to.equal(0.25);
   });
