@@ -44,7 +44,7 @@ function expectWellFormed(outcome: AdmissionOutcome, uid: string) {
   expect(outcome.response.patch !== undefined).to.equal(outcome.result === "injected");
   if (outcome.response.patch !== undefined) {
     expect(outcome.response.patchType).to.equal("JSONPatch");
-    expect(patchOf(outcome)).to.be.an("array").that.is.not.empty;
+    expect(patchOf(outcome)).to.be.an("array").with.length.greaterThan(0);
   }
   for (const w of outcome.response.warnings ?? []) expect(w).to.be.a("string");
   expect(() => JSON.stringify(outcome)).to.not.throw();
