@@ -1,0 +1,579 @@
+// The Helm chart on a real API server: the rendered objects pass a server-side dry run (default
+// and HA values), an install becomes Available on the simulated node, the webhook (pointed at
+// an injector process through the development value) injects an annotated pod, the service
+// accounts can do what they must and nothing more, an upgrade from the previous chart version
+// upgrades the CRDs and rolls both Deployments, and an uninstall keeps the CRDs and Components.
+//
+// The webhook fails closed. So that it can never block pods of other specs in the shared
+// cluster, its namespaceSelector matches only this run's app namespace, and after() removes
+// it whatever happened.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { YAML11_SCHEMA, dump, load } from "js-yaml";
+import { chartCrdTemplate } from "../../hack/sync-chart-crds.ts";
+import { SIDECAR_STATUS_ANNOTATION } from "../../src/shared/sidecar-config.ts";
+import {
+  chartDir,
+  haValuesFile,
+  helm,
+  KUBE_VERSION,
+  parseManifests,
+  runHelm,
+  type KubeObject,
+} from "../deploy/helm.ts";
+import { cluster, repoRoot } from "./harness/cluster.ts";
+import { dumpNamespace } from "./harness/namespace.ts";
+import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
+import { eventually, kubectl } from "./harness/util.ts";
+
+const CRDS = ["components.dapr.io", "configurations.dapr.io"];
+const SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.3";
+const NEW_SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.4";
+const PREVIOUS_MARKER = "Outrigger e2e: the previous chart version";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+async function getJson(args: string[], namespace?: string): Promise<KubeObject> {
+  const r = await kubectl(["get", ...args, "-o", "json"], namespace ? { namespace } : {});
+  return JSON.parse(r.stdout) as KubeObject;
+}
+
+/** `helm <args>` against the test cluster; throws with helm's output on failure. */
+async function helmOk(args: string[]): Promise<string> {
+  const r = await runHelm([...args, "--kubeconfig", cluster().kubeconfigPath]);
+  if (r.code !== 0) throw new Error(`helm ${args.join(" ")} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/**
+ * A copy of the chart as the previous release would have shipped it: an older version whose
+ * Component CRD has another schema description, so the upgrade shows whether CRDs move.
+ */
+function previousChart(): string {
+  const dir = mkdtempSync(join(tmpdir(), "outrigger-previous-chart-"));
+  const chart = join(dir, "outrigger");
+  cpSync(chartDir, chart, { recursive: true });
+  const chartYaml = join(chart, "Chart.yaml");
+  writeFileSync(
+    chartYaml,
+    readFileSync(chartYaml, "utf8").replace(/^version: .*$/m, "version: 0.0.1-previous"),
+  );
+  const crd = load(readFileSync(join(repoRoot, "crds/components.dapr.io.yaml"), "utf8"), {
+    schema: YAML11_SCHEMA,
+  }) as KubeObject;
+  crd.spec.versions[0].schema.openAPIV3Schema.description = PREVIOUS_MARKER;
+  writeFileSync(
+    join(chart, "templates/crds/components.dapr.io.yaml"),
+    chartCrdTemplate("components.dapr.io.yaml", dump(crd, { lineWidth: -1 })),
+  );
+  return chart;
+}
+
+async function canI(user: string, verb: string, resource: string, namespace?: string): Promise<boolean> {
+  const args = ["auth", "can-i", verb, resource, `--as=${user}`, ...(namespace ? ["-n", namespace] : ["-A"])];
+  const r = await kubectl(args, { allowFail: true });
+  const answer = r.stdout.trim();
+  if (answer !== "yes" && answer !== "no") throw new Error(`kubectl ${args.join(" ")}: ${r.stderr}`);
+  return answer === "yes";
+}
+
+describe("deploying Outrigger with the Helm chart", function () {
+  this.timeout(10 * 60_000);
+  const id = `${process.pid}`;
+  const release = `e2e-${id}`;
+  const fullname = `${release}-outrigger`;
+  const releaseNs = `outrigger-deploy-${id}`;
+  const appNs = `deploy-apps-${id}`;
+  const scopeLabel = "outrigger.dev/deploy-e2e";
+  const controllerSa = `system:serviceaccount:${releaseNs}:${fullname}-controller`;
+  const injectorSa = `system:serviceaccount:${releaseNs}:${fullname}-injector`;
+  const webhookConfig = `${fullname}-injector`;
+  const certSecret = `${fullname}-injector-tls`;
+  const cleanups: Array<() => Promise<unknown>> = [];
+  let previous = "";
+  let injector: OutriggerProcess | undefined;
+  let webhookUrl = "";
+  let failed = false;
+
+  /** Values of this run: the webhook goes to the local injector and only sees the app namespace. */
+  function values(extra: string[] = []): string[] {
+    return [
+      "--namespace",
+      releaseNs,
+      "--set",
+      `webhook.url=${webhookUrl}`,
+      "--set-string",
+      `webhook.namespaceSelector.matchLabels.${scopeLabel.replaceAll(".", "\\.")}=${id}`,
+      ...extra,
+    ];
+  }
+
+  before(async function () {
+    this.timeout(30 * 60_000); // the first run builds helm
+    await helm();
+    webhookUrl = `https://127.0.0.1:${await freePort()}/mutate`;
+    previous = previousChart();
+    cleanups.push(async () => rmSync(join(previous, ".."), { recursive: true, force: true }));
+    // The release namespace enforces the restricted Pod Security Standard: the chart's pods must pass it.
+    for (const [name, labels] of [
+      [releaseNs, ["pod-security.kubernetes.io/enforce=restricted"]],
+      [appNs, [`${scopeLabel}=${id}`]],
+    ] as const) {
+      await kubectl(["create", "namespace", name]);
+      await kubectl(["label", "namespace", name, "outrigger.dev/e2e=true", ...labels]);
+      cleanups.push(() => kubectl(["delete", "namespace", name, "--wait=false"], { allowFail: true }));
+    }
+    // The suite applied crds/ without Helm; hand the CRDs to this release as docs/install.md says.
+    for (const crd of CRDS) {
+      const exists = await kubectl(["get", "crd", crd], { allowFail: true });
+      if (exists.code !== 0) continue;
+      await kubectl(["label", "crd", crd, "app.kubernetes.io/managed-by=Helm", "--overwrite"]);
+      await kubectl([
+        "annotate",
+        "crd",
+        crd,
+        "--overwrite",
+        `meta.helm.sh/release-name=${release}`,
+        `meta.helm.sh/release-namespace=${releaseNs}`,
+      ]);
+    }
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") failed = true;
+  });
+
+  after(async function () {
+    this.timeout(5 * 60_000);
+    if (failed) {
+      await dumpNamespace(releaseNs);
+      await dumpNamespace(appNs);
+    }
+    await injector?.stop();
+    // Never leave a fail-closed webhook behind, whatever state the release is in.
+    await runHelm([
+      "uninstall",
+      release,
+      "-n",
+      releaseNs,
+      "--kubeconfig",
+      cluster().kubeconfigPath,
+      "--wait",
+    ]);
+    await kubectl(["delete", "mutatingwebhookconfiguration", webhookConfig, "--ignore-not-found"], {
+      allowFail: true,
+    });
+    // The CRDs stay (that is the point); give them back to crds/ as the suite applied them.
+    await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(repoRoot, "crds")], {
+      allowFail: true,
+    });
+    for (const crd of CRDS) {
+      await kubectl(["label", "crd", crd, "app.kubernetes.io/managed-by-"], { allowFail: true });
+      await kubectl(
+        ["annotate", "crd", crd, "meta.helm.sh/release-name-", "meta.helm.sh/release-namespace-"],
+        {
+          allowFail: true,
+        },
+      );
+    }
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+
+  it("renders objects the API server accepts (server-side dry run), with the default and the HA values", async function () {
+    for (const extra of [[], ["-f", haValuesFile]]) {
+      const rendered = await helmOk([
+        "template",
+        release,
+        chartDir,
+        "--namespace",
+        releaseNs,
+        "--kube-version",
+        KUBE_VERSION,
+        ...extra,
+      ]);
+      const objects = parseManifests(rendered);
+      expect(objects.length).to.be.greaterThan(20);
+      const r = await kubectl(
+        [
+          "apply",
+          "--dry-run=server",
+          "--server-side",
+          "--force-conflicts",
+          "--field-manager=outrigger-e2e",
+          "-f",
+          "-",
+        ],
+        { input: rendered },
+      );
+      const accepted = r.stdout.split("\n").filter((l) => l.endsWith("(server dry run)"));
+      expect(accepted, r.stdout + r.stderr).to.have.length(objects.length);
+    }
+    const webhooks = await kubectl(["get", "mutatingwebhookconfiguration", webhookConfig], {
+      allowFail: true,
+    });
+    expect(webhooks.code, "a dry run creates nothing").to.not.equal(0);
+  });
+
+  it("installs the previous chart version: both Deployments become Available on the simulated node", async function () {
+    await helmOk([
+      "install",
+      release,
+      previous,
+      ...values(["--set", "controller.logLevel=info"]),
+      "--wait",
+      "--timeout",
+      "5m",
+    ]);
+    for (const component of ["controller", "injector"]) {
+      const d = await getJson(["deployment", `${fullname}-${component}`], releaseNs);
+      const available = d.status.conditions.find((c: { type: string }) => c.type === "Available");
+      expect(available?.status, `${component} Available`).to.equal("True");
+      expect(d.status.readyReplicas).to.equal(component === "injector" ? 2 : 1);
+    }
+    const pods = await getJson(["pods", "-l", `app.kubernetes.io/instance=${release}`], releaseNs);
+    expect(pods.items).to.have.length(3);
+    for (const pod of pods.items as KubeObject[]) {
+      if (cluster().provider === "local") expect(pod.spec.nodeName).to.equal("kwok-node-0");
+      expect(pod.status.phase).to.equal("Running");
+    }
+    const crd = await getJson(["crd", "components.dapr.io"]);
+    expect(crd.spec.versions[0].schema.openAPIV3Schema.description).to.equal(PREVIOUS_MARKER);
+    expect(crd.metadata.annotations["helm.sh/resource-policy"]).to.equal("keep");
+  });
+
+  it("injects an annotated pod through the development webhook URL", async function () {
+    const port = new URL(webhookUrl).port;
+    const ops = await freePort();
+    injector = startOutrigger("injector", [
+      "--namespace",
+      releaseNs,
+      "--listen-address",
+      `127.0.0.1:${port}`,
+      "--ops-address",
+      `127.0.0.1:${ops}`,
+      "--webhook-url",
+      webhookUrl,
+      "--webhook-config-name",
+      webhookConfig,
+      "--cert-secret-name",
+      certSecret,
+      "--sidecar-image",
+      SIDECAR_IMAGE,
+    ]);
+    await eventually(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${ops}/readyz`);
+        expect(res.status, injector?.logs().slice(-2000)).to.equal(200);
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    await eventually(
+      async () => {
+        const hook = (await getJson(["mutatingwebhookconfiguration", webhookConfig])).webhooks[0];
+        expect(hook.clientConfig.caBundle, "the injector published its CA")
+          .to.be.a("string")
+          .and.not.equal("");
+        // Still scoped to this run's namespace: the injector must not widen the chart's selector.
+        expect(hook.namespaceSelector.matchLabels).to.deep.equal({ [scopeLabel]: id });
+        expect(hook.clientConfig.url).to.equal(webhookUrl);
+      },
+      { timeoutMs: 30_000 },
+    );
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name: "web",
+        annotations: { "dapr.io/enabled": "true", "dapr.io/app-id": "web", "dapr.io/app-port": "8080" },
+      },
+      spec: { containers: [{ name: "web", image: "registry.k8s.io/pause:3.10" }] },
+    };
+    // The API server may still hold the old CA bundle for a moment; creating is retried until admitted.
+    const created = await eventually(
+      async () => {
+        await kubectl(["create", "-f", "-", "-o", "json"], { namespace: appNs, input: JSON.stringify(pod) });
+        return getJson(["pod", "web"], appNs);
+      },
+      { timeoutMs: 30_000, intervalMs: 1000 },
+    );
+    const all = [...(created.spec.initContainers ?? []), ...created.spec.containers] as KubeObject[];
+    expect(
+      all.map((c) => c.image),
+      "the daprd sidecar",
+    ).to.include(SIDECAR_IMAGE);
+    expect(
+      created.metadata.annotations[SIDECAR_STATUS_ANNOTATION],
+      "the injector's status annotation",
+    ).to.be.a("string");
+  });
+
+  describe("RBAC, asked with kubectl auth can-i", function () {
+    const cases: Array<
+      [who: "controller" | "injector", verb: string, resource: string, ns: string, allowed: boolean]
+    > = [];
+    const must = (who: "controller" | "injector", verb: string, resource: string, ns: string) =>
+      cases.push([who, verb, resource, ns, true]);
+    const mustNot = (who: "controller" | "injector", verb: string, resource: string, ns: string) =>
+      cases.push([who, verb, resource, ns, false]);
+    // "" = all namespaces; "release"/"app" are replaced below.
+    must("controller", "watch", "components.dapr.io", "");
+    must("controller", "watch", "configurations.dapr.io", "");
+    must("controller", "patch", "components.dapr.io/status", "app");
+    must("controller", "update", "configurations.dapr.io/status", "app");
+    must("controller", "create", "secrets", "app");
+    must("controller", "delete", "secrets", "app");
+    must("controller", "watch", "secrets", "");
+    must("controller", "create", "services", "app");
+    must("controller", "watch", "pods", "");
+    must("controller", "watch", "deployments.apps", "");
+    must("controller", "list", "statefulsets.apps", "");
+    must("controller", "list", "daemonsets.apps", "");
+    must("controller", "list", "replicasets.apps", "");
+    must("controller", "list", "jobs.batch", "");
+    must("controller", "list", "cronjobs.batch", "");
+    must("controller", "create", "events", "app");
+    must("controller", "create", "leases.coordination.k8s.io", "release");
+    mustNot("controller", "delete", "deployments.apps", "app");
+    mustNot("controller", "update", "deployments.apps", "app");
+    mustNot("controller", "patch", "statefulsets.apps", "app");
+    mustNot("controller", "delete", "pods", "app");
+    mustNot("controller", "create", "pods", "app");
+    mustNot("controller", "update", "components.dapr.io", "app");
+    mustNot("controller", "delete", "components.dapr.io", "app");
+    mustNot("controller", "update", "leases.coordination.k8s.io/someone-elses", "release");
+    mustNot("controller", "create", "leases.coordination.k8s.io", "app");
+    mustNot("controller", "deletecollection", "secrets", "app");
+    mustNot("controller", "patch", "mutatingwebhookconfigurations", "");
+    mustNot("controller", "create", "clusterrolebindings", "");
+    mustNot("controller", "patch", "customresourcedefinitions", "");
+    mustNot("injector", "get", "secrets/some-other-secret", "release");
+    mustNot("injector", "list", "secrets", "release");
+    mustNot("injector", "get", "secrets", "app");
+    mustNot("injector", "list", "pods", "");
+    mustNot("injector", "list", "components.dapr.io", "");
+    mustNot("injector", "patch", "mutatingwebhookconfigurations/someone-elses", "");
+    mustNot("injector", "list", "mutatingwebhookconfigurations", "");
+    mustNot("injector", "patch", "validatingwebhookconfigurations", "");
+    mustNot("injector", "create", "pods", "release");
+
+    it("the controller and the injector can do what they must, and nothing the test names they must not", async function () {
+      const nsOf = (ns: string) => (ns === "release" ? releaseNs : ns === "app" ? appNs : undefined);
+      const wrong: string[] = [];
+      const extra: Array<[string, boolean]> = [
+        // Named resources need the release's names, known only here.
+        [`injector get secrets/${certSecret} release`, true],
+        [`injector update secrets/${certSecret} release`, true],
+        [`injector create secrets release`, true],
+        [`injector patch mutatingwebhookconfigurations/${webhookConfig} `, true],
+        [`injector get mutatingwebhookconfigurations/${webhookConfig} `, true],
+        [`controller update leases.coordination.k8s.io/${fullname}-controller release`, true],
+        [`controller get leases.coordination.k8s.io/${fullname}-controller release`, true],
+      ];
+      const all: Array<[string, boolean]> = [
+        ...cases.map(([who, verb, res, ns, ok]) => [`${who} ${verb} ${res} ${ns}`, ok] as [string, boolean]),
+        ...extra,
+      ];
+      for (const [line, allowed] of all) {
+        const [who, verb, resource, ns] = line.split(" ") as [string, string, string, string];
+        const user = who === "controller" ? controllerSa : injectorSa;
+        const got = await canI(user, verb, resource, nsOf(ns));
+        if (got !== allowed)
+          wrong.push(`${who} ${allowed ? "must" : "must not"}: ${verb} ${resource} in ${ns || "all"}`);
+      }
+      expect(wrong).to.deep.equal([]);
+      expect(all.length).to.be.greaterThan(40);
+    });
+
+    it("the write guard stops the controller's writes to objects that are not Outrigger's", async function () {
+      const as = ["--as", controllerSa];
+      const secret = (name: string, labels: Record<string, string>, type = "Opaque") =>
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name, labels },
+          type,
+          stringData: { a: "b" },
+        });
+      const ours = { "app.kubernetes.io/managed-by": "outrigger" };
+
+      const unlabelled = await kubectl(["create", "-f", "-", ...as], {
+        namespace: appNs,
+        input: secret("not-ours", {}),
+        allowFail: true,
+      });
+      expect(unlabelled.code).to.not.equal(0);
+      expect(unlabelled.stderr).to.include(
+        "must label what it writes app.kubernetes.io/managed-by=outrigger",
+      );
+
+      await kubectl(["create", "-f", "-", ...as], { namespace: appNs, input: secret("ours", ours) });
+      await kubectl(["label", "secret", "ours", "extra=1", ...as], { namespace: appNs });
+      await kubectl(["delete", "secret", "ours", ...as], { namespace: appNs });
+
+      const token = await kubectl(["create", "-f", "-", ...as], {
+        namespace: appNs,
+        input: JSON.stringify({
+          apiVersion: "v1",
+          kind: "Secret",
+          type: "kubernetes.io/service-account-token",
+          metadata: {
+            name: "token",
+            labels: ours,
+            annotations: { "kubernetes.io/service-account.name": "default" },
+          },
+        }),
+        allowFail: true,
+      });
+      expect(token.code).to.not.equal(0);
+      expect(token.stderr).to.include("may write only Opaque Secrets");
+
+      await kubectl(["create", "secret", "generic", "users-secret", "--from-literal=a=b"], {
+        namespace: appNs,
+      });
+      for (const args of [
+        ["delete", "secret", "users-secret"],
+        ["label", "secret", "users-secret", "app.kubernetes.io/managed-by=outrigger"],
+      ]) {
+        const r = await kubectl([...args, ...as], { namespace: appNs, allowFail: true });
+        expect(r.code, args.join(" ")).to.not.equal(0);
+        expect(r.stderr).to.include("may change or delete only objects labelled");
+      }
+
+      const lb = await kubectl(["create", "-f", "-", ...as], {
+        namespace: appNs,
+        input: JSON.stringify({
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: "web-dapr", labels: ours },
+          spec: { type: "LoadBalancer", ports: [{ port: 80 }] },
+        }),
+        allowFail: true,
+      });
+      expect(lb.code).to.not.equal(0);
+      expect(lb.stderr).to.include("may write only ClusterIP Services");
+    });
+
+    it("the write guard lets the injector create only its certificate Secret", async function () {
+      const r = await kubectl(
+        ["create", "secret", "generic", "elsewhere", "--from-literal=a=b", "--as", injectorSa],
+        { namespace: releaseNs, allowFail: true },
+      );
+      expect(r.code).to.not.equal(0);
+      expect(r.stderr).to.include("may write only its certificate Secret");
+    });
+  });
+
+  it("upgrades to this chart with changed values: CRDs upgraded, both Deployments rolled, CA bundle kept", async function () {
+    const before: Record<string, { generation: number; hash: string }> = {};
+    for (const c of ["controller", "injector"]) {
+      const d = await getJson(["deployment", `${fullname}-${c}`], releaseNs);
+      const rs = await getJson(
+        ["replicasets", "-l", `app.kubernetes.io/instance=${release},app.kubernetes.io/component=${c}`],
+        releaseNs,
+      );
+      expect(rs.items).to.have.length(1);
+      before[c] = {
+        generation: d.metadata.generation,
+        hash: rs.items[0].metadata.labels["pod-template-hash"],
+      };
+    }
+    const caBefore = (await getJson(["mutatingwebhookconfiguration", webhookConfig])).webhooks[0].clientConfig
+      .caBundle;
+
+    await helmOk([
+      "upgrade",
+      release,
+      chartDir,
+      ...values([
+        "--set",
+        "controller.logLevel=debug",
+        "--set",
+        `injector.sidecar.image=${NEW_SIDECAR_IMAGE}`,
+        "--wait",
+        "--timeout",
+        "5m",
+      ]),
+    ]);
+
+    const crd = await getJson(["crd", "components.dapr.io"]);
+    const source = load(readFileSync(join(repoRoot, "crds/components.dapr.io.yaml"), "utf8"), {
+      schema: YAML11_SCHEMA,
+    }) as KubeObject;
+    expect(crd.spec.versions[0].schema.openAPIV3Schema.description).to.equal(
+      source.spec.versions[0].schema.openAPIV3Schema.description,
+    );
+    expect(crd.metadata.labels["app.kubernetes.io/managed-by"]).to.equal("Helm");
+
+    for (const c of ["controller", "injector"]) {
+      const name = `${fullname}-${c}`;
+      await kubectl(["rollout", "status", `deployment/${name}`, "--timeout=120s"], { namespace: releaseNs });
+      const d = await getJson(["deployment", name], releaseNs);
+      expect(d.metadata.generation, `${c} generation`).to.be.greaterThan(before[c]!.generation);
+      expect(d.status.updatedReplicas).to.equal(d.spec.replicas);
+      const rs = await getJson(
+        ["replicasets", "-l", `app.kubernetes.io/instance=${release},app.kubernetes.io/component=${c}`],
+        releaseNs,
+      );
+      const current = (rs.items as KubeObject[]).filter((r) => r.spec.replicas > 0);
+      expect(current, `${c}: one ReplicaSet with replicas`).to.have.length(1);
+      expect(current[0]!.metadata.labels["pod-template-hash"], `${c}: a new ReplicaSet`).to.not.equal(
+        before[c]!.hash,
+      );
+      const available = d.status.conditions.find((x: { type: string }) => x.type === "Available");
+      expect(available?.status).to.equal("True");
+    }
+    const controller = await getJson(["deployment", `${fullname}-controller`], releaseNs);
+    expect(controller.spec.template.spec.containers[0].env).to.deep.include({
+      name: "LOG_LEVEL",
+      value: "debug",
+    });
+    const injectorDeployment = await getJson(["deployment", `${fullname}-injector`], releaseNs);
+    expect(injectorDeployment.spec.template.spec.containers[0].args).to.include(
+      `--sidecar-image=${NEW_SIDECAR_IMAGE}`,
+    );
+
+    const hook = (await getJson(["mutatingwebhookconfiguration", webhookConfig])).webhooks[0];
+    expect(hook.clientConfig.caBundle, "helm upgrade keeps the injector's CA bundle").to.equal(caBefore);
+    expect(hook.namespaceSelector.matchLabels).to.deep.equal({ [scopeLabel]: id });
+  });
+
+  it("uninstalls, keeping the CRDs and the users' Components", async function () {
+    const component = readFileSync(
+      "/work/shared/conformance/dapr-docs/component-v1alpha1/022-lications-building-blocks-state-management-howto-share-state.yaml",
+      "utf8",
+    ).replace(/^\s+namespace: .*$/m, "");
+    await kubectl(["apply", "-f", "-"], { namespace: appNs, input: component });
+
+    await helmOk(["uninstall", release, "-n", releaseNs, "--wait"]);
+
+    for (const crd of CRDS) {
+      const got = await getJson(["crd", crd]);
+      expect(got.metadata.deletionTimestamp, crd).to.equal(undefined);
+    }
+    const kept = await getJson(["components.dapr.io", "statestore"], appNs);
+    expect(kept.spec.type).to.equal("state.redis");
+    const gone = await kubectl(["get", "mutatingwebhookconfiguration", webhookConfig], { allowFail: true });
+    expect(gone.code, "the webhook configuration is removed").to.not.equal(0);
+    const deployments = await getJson(["deployments"], releaseNs);
+    expect(deployments.items).to.deep.equal([]);
+    const policies = await kubectl(
+      ["get", "validatingadmissionpolicy", `${fullname}-write-guard-controller`],
+      {
+        allowFail: true,
+      },
+    );
+    expect(policies.code).to.not.equal(0);
+  });
+});
