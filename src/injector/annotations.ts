@@ -4,6 +4,7 @@
 // typo surfaces at `kubectl apply` instead of as a silently different sidecar.
 
 import { isIPv4, isIPv6 } from "node:net";
+import type { InjectorSettings } from "./settings.ts";
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
 
@@ -18,8 +19,8 @@ export interface AnnotationSpec<T> {
   parser: Parser<T>;
   /** Value used when the annotation is absent; undefined means "not set" (no flag, no field). */
   default?: T;
-  /** How the default is shown in the docs when it is not a constant (e.g. an injector setting). */
-  defaultDoc?: string;
+  /** How the default is shown in the docs when it is not a constant, e.g. an injector setting. */
+  defaultDoc?: string | ((settings: InjectorSettings) => string);
   doc: string;
   /** Set on keys kept for compatibility: the pod is admitted with a warning naming the replacement. */
   deprecated?: string;
@@ -384,6 +385,8 @@ function annotation<T>(spec: AnnotationSpec<T>): AnnotationSpec<T> {
   return spec;
 }
 
+const settingDoc = (value: string | undefined) =>
+  value === undefined ? "injector setting (none)" : `injector setting (\`${value}\`)`;
 const probeDoc = (probe: string, what: string) => `${what} of the sidecar's ${probe} probe.`;
 
 export const annotations = {
@@ -430,13 +433,13 @@ export const annotations = {
   logLevel: annotation({
     key: "dapr.io/log-level",
     parser: oneOf(LOG_LEVEL_VALUES),
-    defaultDoc: "injector setting (`info`)",
+    defaultDoc: (s) => `injector setting (\`${s.logLevel}\`)`,
     doc: "daprd log level.",
   }),
   logAsJson: annotation({
     key: "dapr.io/log-as-json",
     parser: boolean,
-    defaultDoc: "injector setting (`false`)",
+    defaultDoc: (s) => `injector setting (\`${s.logAsJson}\`)`,
     doc: "Write daprd logs as JSON.",
   }),
   enableApiLogging: annotation({
@@ -483,31 +486,31 @@ export const annotations = {
   sidecarImage: annotation({
     key: "dapr.io/sidecar-image",
     parser: image,
-    defaultDoc: "injector setting (a current `ghcr.io/dapr/daprd` release)",
+    defaultDoc: (s) => `injector setting (\`${s.sidecarImage}\`)`,
     doc: "daprd image for this pod.",
   }),
   sidecarCpuRequest: annotation({
     key: "dapr.io/sidecar-cpu-request",
     parser: quantity,
-    defaultDoc: "injector setting (`100m`)",
+    defaultDoc: (s) => settingDoc(s.resources.cpuRequest),
     doc: "CPU request of the sidecar.",
   }),
   sidecarCpuLimit: annotation({
     key: "dapr.io/sidecar-cpu-limit",
     parser: quantity,
-    defaultDoc: "injector setting (none)",
+    defaultDoc: (s) => settingDoc(s.resources.cpuLimit),
     doc: "CPU limit of the sidecar.",
   }),
   sidecarMemoryRequest: annotation({
     key: "dapr.io/sidecar-memory-request",
     parser: quantity,
-    defaultDoc: "injector setting (`250Mi`)",
+    defaultDoc: (s) => settingDoc(s.resources.memoryRequest),
     doc: "Memory request of the sidecar.",
   }),
   sidecarMemoryLimit: annotation({
     key: "dapr.io/sidecar-memory-limit",
     parser: quantity,
-    defaultDoc: "injector setting (`1Gi`)",
+    defaultDoc: (s) => settingDoc(s.resources.memoryLimit),
     doc: "Memory limit of the sidecar.",
   }),
   env: annotation({
@@ -700,7 +703,7 @@ export const annotations = {
   enableNativeSidecar: annotation({
     key: "dapr.io/enable-native-sidecar",
     parser: boolean,
-    defaultDoc: "injector setting (`true`)",
+    defaultDoc: (s) => `injector setting (\`${s.nativeSidecar}\`)`,
     doc: "Run daprd as a native sidecar: an init container with `restartPolicy: Always` and a startup probe, so app containers start once daprd is up and Jobs complete. `false`: a regular container.",
   }),
 } as const;

@@ -1,0 +1,9 @@
+// Writes docs/annotations.md from the injector's annotation table.
+// Run: node hack/gen-annotation-docs.ts (Node 24, from the repository root).
+import { writeFileSync } from "node:fs";
+import { annotationReferenceMarkdown } from "../src/injector/annotation-docs.ts";
+import { defaultInjectorSettings } from "../src/injector/settings.ts";
+
+const target = new URL("../docs/annotations.md", import.meta.url);
+writeFileSync(target, annotationReferenceMarkdown(defaultInjectorSettings));
+console.log(`wrote ${target.pathname}`);
