@@ -775,11 +775,12 @@ function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max)}…`;
 }
 
+const knownKeys: readonly string[] = [...nameByKey.keys(), ...Object.keys(ignoredAnnotations)];
+
 function unknownKeyWarning(key: string): string {
-  const known = [...nameByKey.keys(), ...Object.keys(ignoredAnnotations)];
   let best: string | undefined;
   let bestDistance = 4;
-  for (const candidate of known) {
+  for (const candidate of knownKeys) {
     const d = editDistance(key, candidate);
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
