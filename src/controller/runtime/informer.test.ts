@@ -4,7 +4,7 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { KubeApiError } from "./api-errors.ts";
 import { FakeClock, flushPromises } from "./fake-clock.ts";
-import { Informer, restartReasonOf, type EventHandler } from "./informer.ts";
+import { Informer, enqueueHandler, restartReasonOf, type EventHandler } from "./informer.ts";
 import { runtimeMetrics } from "./metrics.ts";
 import { WatchDecodeError, type ListResult, type ListerWatcher, type WatchEvent } from "./watch.ts";
 
@@ -355,5 +355,28 @@ describe("restartReasonOf", () => {
     expect(restartReasonOf(new WatchDecodeError("x"))).to.equal("decode");
     expect(restartReasonOf(Object.assign(new Error("x"), { code: "ECONNREFUSED" }))).to.equal("network");
     expect(restartReasonOf(new DOMException("t", "TimeoutError"))).to.equal("timeout");
+  });
+});
+
+describe("enqueueHandler", () => {
+  it("adds the keys of old and new objects once each, and of deleted ones", () => {
+    const added: string[] = [];
+    const h = enqueueHandler<ConfigMap>({ add: (k) => added.push(k) }, (o) => Object.keys(o.data ?? {}));
+    h.onAdd!(cm("a", "1", { x: "" }), { initialList: false });
+    h.onUpdate!(cm("a", "1", { x: "", y: "" }), cm("a", "2", { y: "", z: "" }), { resync: false });
+    h.onDelete!(cm("a", "3", { w: "" }), { finalStateUnknown: true });
+    expect(added).to.deep.equal(["x", "x", "y", "z", "w"]);
+  });
+
+  it("can leave resyncs out", () => {
+    const added: string[] = [];
+    const h = enqueueHandler<ConfigMap>({ add: (k) => added.push(k) }, (o) => [o.metadata!.name!], {
+      skipResync: true,
+    });
+    const obj = cm("a", "1");
+    h.onUpdate!(obj, obj, { resync: true });
+    expect(added).to.deep.equal([]);
+    h.onUpdate!(obj, cm("a", "2"), { resync: false });
+    expect(added).to.deep.equal(["a"]);
   });
 });

@@ -327,6 +327,28 @@ export function createInformer<T extends KubernetesObject>(
   });
 }
 
+/**
+ * An event handler that feeds a work queue: each event adds the keys keysOf returns, for the
+ * old and the new object of an update (so a change that moves an object from one key to
+ * another reaches both). Periodic resyncs add keys too, unless skipResync is set.
+ */
+export function enqueueHandler<T>(
+  queue: { add(key: string): void },
+  keysOf: (obj: T) => string[],
+  opts: { skipResync?: boolean } = {},
+): EventHandler<T> {
+  const addAll = (...objs: T[]) => {
+    for (const key of new Set(objs.flatMap((o) => keysOf(o)))) queue.add(key);
+  };
+  return {
+    onAdd: (obj) => addAll(obj),
+    onUpdate: (oldObj, newObj, { resync }) => {
+      if (!(resync && opts.skipResync)) addAll(oldObj, newObj);
+    },
+    onDelete: (obj) => addAll(obj),
+  };
+}
+
 /** Resolves when every informer has synced. */
 export async function waitForCacheSync(
   informers: Array<{ waitForSync(signal?: AbortSignal): Promise<void> }>,

@@ -92,14 +92,12 @@ describe("kubeListerWatcher over HTTP", () => {
   it("lists every page with the selectors and the kubeconfig's credentials", async () => {
     api.handle((_req, res, url) => {
       const page2 = url.searchParams.get("continue") === "tok";
-      res
-        .writeHead(200, { "content-type": "application/json" })
-        .end(
-          JSON.stringify({
-            items: page2 ? [cm("c", "3")] : [cm("a", "1"), cm("b", "2")],
-            metadata: { resourceVersion: "10", continue: page2 ? "" : "tok" },
-          }),
-        );
+      res.writeHead(200, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          items: page2 ? [cm("c", "3")] : [cm("a", "1"), cm("b", "2")],
+          metadata: { resourceVersion: "10", continue: page2 ? "" : "tok" },
+        }),
+      );
     });
     const lw = kubeListerWatcher(createKubeHttp(api.kc), resources.configMaps, {
       namespace: "ns",

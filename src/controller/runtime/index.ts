@@ -1,0 +1,12 @@
+// The controller runtime's public surface; see docs/controller-runtime.md.
+export * from "./api-errors.ts";
+export * from "./backoff.ts";
+export * from "./cache.ts";
+export * from "./clock.ts";
+export * from "./informer.ts";
+export * from "./kube-http.ts";
+export * from "./leader-election.ts";
+export * from "./metrics.ts";
+export * from "./queue.ts";
+export * from "./resource.ts";
+export * from "./watch.ts";
