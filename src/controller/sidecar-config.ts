@@ -273,7 +273,9 @@ export function desiredSidecarConfig(
   secrets: SecretLookup,
   previous: V1Secret | undefined,
 ): SidecarConfig {
-  const lastGood = lastGoodResources(previous);
+  // Parsed only when something is broken: the common case never reads the previous YAML.
+  let parsedLastGood: ReturnType<typeof lastGoodResources> | undefined;
+  const lastGood = () => (parsedLastGood ??= lastGoodResources(previous));
   const inScope = components
     .filter((c) => c.metadata?.namespace === app.namespace && componentAppliesTo(c, app.appId))
     .sort((a, b) => compareStrings(a.metadata?.name ?? "", b.metadata?.name ?? ""));
@@ -289,7 +291,7 @@ export function desiredSidecarConfig(
       componentResults.push({ name, generation, reason: "Ready", problems: [], served: "current" });
       continue;
     }
-    const kept = lastGood.components.get(name);
+    const kept = lastGood().components.get(name);
     if (kept) documents.push(kept);
     const reason = resolution.problems[0]?.reason ?? "SecretNotFound";
     componentResults.push({
@@ -305,7 +307,7 @@ export function desiredSidecarConfig(
     app,
     configuration,
     secrets,
-    lastGood.configuration,
+    () => lastGood().configuration,
   );
 
   const data = {
@@ -320,7 +322,7 @@ function renderConfiguration(
   app: Pick<App, "namespace" | "configName">,
   configuration: Configuration | undefined,
   secrets: SecretLookup,
-  lastGood: Record<string, unknown> | undefined,
+  lastGoodConfiguration: () => Record<string, unknown> | undefined,
 ): { document: Record<string, unknown>; result: ConfigurationResult } {
   const name = app.configName;
   const base = { name, generation: configuration?.metadata?.generation, problems: [], warnings: [] };
@@ -344,6 +346,7 @@ function renderConfiguration(
   if (resolution.ok)
     return { document: resolution.rendered, result: { ...base, reason: "Ready", served: "current" } };
   const reason = resolution.problems[0]?.reason ?? "SecretNotFound";
+  const lastGood = lastGoodConfiguration();
   const keep = lastGood !== undefined && asRecord(lastGood.metadata)?.name === name;
   return {
     document: keep ? lastGood : defaultConfiguration(app.namespace),
