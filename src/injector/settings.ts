@@ -2,6 +2,8 @@
 // The shell (`outrigger injector`) turns its CLI flags into one of these once at start-up;
 // the pure core only reads it.
 
+import { image, quantity, quantityValue, type Parser } from "./annotations.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "fatal"];
 
@@ -45,3 +47,47 @@ export const defaultInjectorSettings: InjectorSettings = Object.freeze({
   // a memory limit so a leaking sidecar cannot take the node down.
   resources: Object.freeze({ cpuRequest: "100m", memoryRequest: "250Mi", memoryLimit: "1Gi" }),
 });
+
+/**
+ * What is wrong with settings built from flags, one message per problem (empty when valid).
+ * The shell refuses to start on any, rather than inject sidecars the API server would reject.
+ */
+export function injectorSettingsProblems(settings: InjectorSettings): string[] {
+  const problems: string[] = [];
+  const check = (what: string, raw: string | undefined, parser: Parser<unknown>) => {
+    if (raw === undefined) return;
+    const p = parser.parse(raw);
+    if (!p.ok) problems.push(`${what}: ${JSON.stringify(raw)} ${p.problem}`);
+  };
+  check("sidecar image", settings.sidecarImage, image);
+  if (!LOG_LEVELS.includes(settings.logLevel))
+    problems.push(`log level: ${JSON.stringify(settings.logLevel)} is not one of: ${LOG_LEVELS.join(", ")}`);
+  if (
+    settings.sidecarImagePullPolicy !== undefined &&
+    !IMAGE_PULL_POLICIES.includes(settings.sidecarImagePullPolicy)
+  )
+    problems.push(
+      `image pull policy: ${JSON.stringify(settings.sidecarImagePullPolicy)} is not one of: ${IMAGE_PULL_POLICIES.join(", ")}`,
+    );
+  const r = settings.resources;
+  check("sidecar CPU request", r.cpuRequest, quantity);
+  check("sidecar CPU limit", r.cpuLimit, quantity);
+  check("sidecar memory request", r.memoryRequest, quantity);
+  check("sidecar memory limit", r.memoryLimit, quantity);
+  for (const [what, req, lim] of [
+    ["CPU", r.cpuRequest, r.cpuLimit],
+    ["memory", r.memoryRequest, r.memoryLimit],
+  ] as const) {
+    if (req !== undefined && lim !== undefined && quantityValue(req) > quantityValue(lim))
+      problems.push(`sidecar ${what} request ${req} is more than its limit ${lim}`);
+  }
+  for (const [what, id] of [
+    ["run-as user", settings.runAsUser],
+    ["run-as group", settings.runAsGroup],
+  ] as const) {
+    // 0 would be root, which runAsNonRoot forbids: the pod would never start.
+    if (id !== undefined && (!Number.isInteger(id) || id < 1 || id > 2147483647))
+      problems.push(`sidecar ${what}: ${id} is not a non-root id (1-2147483647)`);
+  }
+  return problems;
+}
