@@ -1,33 +1,492 @@
-// `outrigger injector`: flags and process wiring for the admission webhook.
+// `outrigger injector`: flags and process wiring for the admission webhook. The pieces live
+// beside it: the pure core (admit.ts), the HTTPS shell (server.ts), certificates (certs.ts,
+// cert-manager.ts) and the webhook registration (webhook-config.ts). docs/injector.md has the
+// whole picture.
+import { isIP } from "node:net";
+import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import type { Command } from "../cli.ts";
-import { createLogger } from "../shared/log.ts";
-import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
+import type { Command, Flag } from "../cli.ts";
+import { loadKubeConfig } from "../shared/kube.ts";
+import { createLogger, type Logger } from "../shared/log.ts";
+import { parseAddress, startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
+import { admit } from "./admit.ts";
+import { boolean as booleanParser, image as imageParser, quantity as quantityParser } from "./annotations.ts";
+import {
+  fileCertificateSource,
+  managedCertificateSource,
+  type ActiveCertificates,
+  type CertificateSource,
+} from "./cert-manager.ts";
+import {
+  LOOPBACK_HOSTS,
+  certificateTimes,
+  isSignedBy,
+  parseDuration,
+  serviceDnsNames,
+  splitPemBundle,
+  type CertificatePolicy,
+  type RotationChange,
+} from "./certs.ts";
+import { countRotation, createInjectorMetrics, type InjectorMetrics } from "./metrics.ts";
+import {
+  DEFAULT_MAX_REQUEST_BYTES,
+  createWebhookApp,
+  startWebhookServer,
+  type WebhookServer,
+} from "./server.ts";
+import {
+  IMAGE_PULL_POLICIES,
+  LOG_LEVELS,
+  defaultInjectorSettings,
+  type ImagePullPolicy,
+  type InjectorSettings,
+  type LogLevel,
+  type SidecarResources,
+} from "./settings.ts";
+import { webhookPublisher, type WebhookPublisher, type WebhookTarget } from "./webhook-config.ts";
+
+const defaults = defaultInjectorSettings;
+const str = (description: string, dflt?: string): Flag =>
+  dflt === undefined ? { type: "string", description } : { type: "string", default: dflt, description };
+
+const options: Record<string, Flag> = {
+  kubeconfig: str("Path to a kubeconfig (default: $KUBECONFIG or in-cluster)"),
+  namespace: str(
+    "Namespace of the injector: its certificate Secret lives here, and its pods are never injected",
+    "outrigger-system",
+  ),
+  "listen-address": str("Address of the HTTPS webhook server (POST /mutate)", "0.0.0.0:8443"),
+  "ops-address": str("Address of /healthz, /readyz and /metrics (plain HTTP)", "0.0.0.0:8081"),
+  "log-level": str("Log level of the injector: debug, info, warn, error (default: $LOG_LEVEL or info)"),
+  // Certificates
+  "tls-cert-file": str("Serve this certificate (PEM) instead of managing one; reloaded when it changes"),
+  "tls-key-file": str("Private key (PEM) of --tls-cert-file"),
+  "tls-ca-file": str("With --tls-cert-file: CA bundle (PEM) to write into the webhook's caBundle"),
+  "cert-secret-name": str(
+    "Secret holding the injector's CA and serving certificate",
+    "outrigger-injector-tls",
+  ),
+  "service-name": str(
+    "Service in front of the injector; its DNS names go into the serving certificate",
+    "outrigger-injector",
+  ),
+  "cert-validity": str("Lifetime of a serving certificate; renewed at two thirds", "8760h"),
+  "ca-validity": str("Lifetime of the CA; a successor is published at two thirds", "87600h"),
+  "resync-interval": str(
+    "Re-read the certificate Secret or files and the webhook configuration at least this often",
+    "1m",
+  ),
+  // Webhook registration
+  "webhook-config-name": str(
+    "MutatingWebhookConfiguration to publish the CA bundle into (empty: none)",
+    "outrigger-injector",
+  ),
+  "webhook-url": str(
+    "Local runs: register the whole webhook configuration pointing at this https URL, and remove it on exit",
+  ),
+  "webhook-timeout-seconds": str("With --webhook-url: timeoutSeconds of the webhook (1-30)", "5"),
+  "webhook-namespace-selector": str("With --webhook-url: only namespaces with these labels (key=value,...)"),
+  // HTTP shell
+  "max-request-bytes": str(
+    "Largest AdmissionReview body accepted (larger: 413)",
+    String(DEFAULT_MAX_REQUEST_BYTES),
+  ),
+  "shutdown-delay": str("On SIGTERM, stay ready-but-draining this long before closing the listener", "0s"),
+  "drain-timeout": str("On SIGTERM, wait at most this long for in-flight requests", "25s"),
+  // Sidecar defaults (InjectorSettings); pod annotations override them
+  "sidecar-image": str(
+    "daprd image injected unless dapr.io/sidecar-image says otherwise",
+    defaults.sidecarImage,
+  ),
+  "sidecar-image-pull-policy": str(
+    "imagePullPolicy of the sidecar: Always, IfNotPresent, Never (default: unset)",
+  ),
+  "sidecar-log-level": str("Default of dapr.io/log-level", defaults.logLevel),
+  "sidecar-log-as-json": str("Default of dapr.io/log-as-json", String(defaults.logAsJson)),
+  "native-sidecar": str(
+    "Default of dapr.io/enable-native-sidecar (daprd as an init container with restartPolicy Always)",
+    String(defaults.nativeSidecar),
+  ),
+  "sidecar-cpu-request": str(
+    "Default of dapr.io/sidecar-cpu-request (empty: none)",
+    defaults.resources.cpuRequest,
+  ),
+  "sidecar-cpu-limit": str("Default of dapr.io/sidecar-cpu-limit (empty: none)", defaults.resources.cpuLimit),
+  "sidecar-memory-request": str(
+    "Default of dapr.io/sidecar-memory-request (empty: none)",
+    defaults.resources.memoryRequest,
+  ),
+  "sidecar-memory-limit": str(
+    "Default of dapr.io/sidecar-memory-limit (empty: none)",
+    defaults.resources.memoryLimit,
+  ),
+  "sidecar-run-as-user": str("Fixed uid of the sidecar (default: the image's non-root user)"),
+  "sidecar-run-as-group": str("Fixed gid of the sidecar (default: the image's group)"),
+};
+
+/** Everything the process needs, validated. */
+export interface InjectorConfig {
+  kubeconfig?: string;
+  namespace: string;
+  listen: { host: string; port: number };
+  opsAddress: string;
+  logLevel: string;
+  certificates:
+    | { kind: "files"; certFile: string; keyFile: string; caFile?: string }
+    | { kind: "managed"; secretName: string; policy: CertificatePolicy };
+  resyncMs: number;
+  webhook: WebhookTarget | undefined;
+  maxRequestBytes: number;
+  shutdownDelayMs: number;
+  drainTimeoutMs: number;
+  settings: InjectorSettings;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Flags to config; the problems are listed all at once. */
+export function injectorConfig(
+  values: Values,
+  env: NodeJS.ProcessEnv = process.env,
+): InjectorConfig | { problems: string[] } {
+  const problems: string[] = [];
+  const get = (k: string): string | undefined => {
+    const v = values[k];
+    return typeof v === "string" ? v : undefined;
+  };
+  const need = (k: string): string => get(k) ?? (options[k]?.default as string | undefined) ?? "";
+  const duration = (k: string, min: number): number => {
+    const ms = parseDuration(need(k));
+    if (ms === undefined || ms < min) {
+      problems.push(
+        `--${k} ${JSON.stringify(need(k))}: want a duration of at least ${min / 1000}s, e.g. 30s, 90m, 8760h`,
+      );
+      return min;
+    }
+    return ms;
+  };
+  const address = (k: string) => {
+    try {
+      return parseAddress(need(k));
+    } catch (err) {
+      problems.push(`--${k}: ${(err as Error).message}`);
+      return { host: "0.0.0.0", port: 0 };
+    }
+  };
+  const integer = (k: string, min: number, max: number): number | undefined => {
+    const raw = get(k) ?? (options[k]?.default as string | undefined);
+    if (raw === undefined || raw === "") return undefined;
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < min || n > max) {
+      problems.push(`--${k} ${JSON.stringify(raw)}: want an integer from ${min} to ${max}`);
+      return undefined;
+    }
+    return n;
+  };
+  const bool = (k: string): boolean => {
+    const parsed = booleanParser.parse(need(k));
+    if (!parsed.ok) problems.push(`--${k} ${JSON.stringify(need(k))}: want true or false`);
+    return parsed.ok ? parsed.value : false;
+  };
+
+  const namespace = need("namespace");
+  if (!DNS_LABEL.test(namespace))
+    problems.push(`--namespace ${JSON.stringify(namespace)} is not a namespace name`);
+  const listen = address("listen-address");
+  address("ops-address");
+  const logLevel = get("log-level") ?? env.LOG_LEVEL ?? "info";
+  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
+    problems.push(`--log-level ${JSON.stringify(logLevel)}: want debug, info, warn or error`);
+  }
+
+  // Certificates
+  const certFile = get("tls-cert-file");
+  const keyFile = get("tls-key-file");
+  const caFile = get("tls-ca-file");
+  let certificates: InjectorConfig["certificates"];
+  if (certFile || keyFile) {
+    if (!certFile || !keyFile) problems.push("--tls-cert-file and --tls-key-file go together");
+    certificates = {
+      kind: "files",
+      certFile: certFile ?? "",
+      keyFile: keyFile ?? "",
+      ...(caFile ? { caFile } : {}),
+    };
+  } else {
+    if (caFile) problems.push("--tls-ca-file needs --tls-cert-file and --tls-key-file");
+    const service = need("service-name");
+    if (!DNS_LABEL.test(service))
+      problems.push(`--service-name ${JSON.stringify(service)} is not a Service name`);
+    const secretName = need("cert-secret-name");
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(secretName)) {
+      problems.push(`--cert-secret-name ${JSON.stringify(secretName)} is not a Secret name`);
+    }
+    const servingValidityMs = duration("cert-validity", 10_000);
+    const caValidityMs = duration("ca-validity", 10_000);
+    if (caValidityMs < servingValidityMs) problems.push("--ca-validity must be at least --cert-validity");
+    const hosts: { dnsNames: string[]; ipAddresses: string[] } = {
+      dnsNames: [...serviceDnsNames(service, namespace), ...LOOPBACK_HOSTS.dnsNames],
+      ipAddresses: [...LOOPBACK_HOSTS.ipAddresses],
+    };
+    // A local run reached at another host name or address needs it in the certificate too.
+    const urlHost = urlHostOf(get("webhook-url"));
+    if (urlHost && isIP(urlHost) && !hosts.ipAddresses.includes(urlHost)) hosts.ipAddresses.push(urlHost);
+    if (urlHost && !isIP(urlHost) && !hosts.dnsNames.includes(urlHost)) hosts.dnsNames.push(urlHost);
+    certificates = {
+      kind: "managed",
+      secretName,
+      policy: { ...hosts, caCommonName: `${service}.${namespace} CA`, caValidityMs, servingValidityMs },
+    };
+  }
+  const resyncMs = duration("resync-interval", 1000);
+
+  // Webhook registration
+  const configName = need("webhook-config-name");
+  const url = get("webhook-url");
+  let webhook: WebhookTarget | undefined;
+  if (url !== undefined) {
+    const problem = webhookUrlProblem(url);
+    if (problem) problems.push(`--webhook-url ${JSON.stringify(url)}: ${problem}`);
+    if (!configName) problems.push("--webhook-url needs a --webhook-config-name");
+    const timeoutSeconds = integer("webhook-timeout-seconds", 1, 30) ?? 5;
+    const namespaceLabels = parseLabels(get("webhook-namespace-selector") ?? "", problems);
+    webhook = {
+      kind: "local",
+      registration: {
+        configName,
+        url,
+        namespace,
+        timeoutSeconds,
+        ...(namespaceLabels ? { namespaceLabels } : {}),
+      },
+    };
+  } else {
+    if (get("webhook-namespace-selector") !== undefined)
+      problems.push("--webhook-namespace-selector needs --webhook-url");
+    if (configName) webhook = { kind: "chart", configName };
+  }
+
+  // Sidecar defaults
+  const sidecarImage = need("sidecar-image");
+  if (!imageParser.parse(sidecarImage).ok)
+    problems.push(`--sidecar-image ${JSON.stringify(sidecarImage)} is not an image reference`);
+  const pullPolicy = get("sidecar-image-pull-policy");
+  if (pullPolicy !== undefined && !IMAGE_PULL_POLICIES.includes(pullPolicy as ImagePullPolicy)) {
+    problems.push(
+      `--sidecar-image-pull-policy ${JSON.stringify(pullPolicy)}: want ${IMAGE_PULL_POLICIES.join(", ")}`,
+    );
+  }
+  const sidecarLogLevel = need("sidecar-log-level");
+  if (!LOG_LEVELS.includes(sidecarLogLevel as LogLevel)) {
+    problems.push(`--sidecar-log-level ${JSON.stringify(sidecarLogLevel)}: want ${LOG_LEVELS.join(", ")}`);
+  }
+  const resources: SidecarResources = {};
+  for (const [flag, field] of [
+    ["sidecar-cpu-request", "cpuRequest"],
+    ["sidecar-cpu-limit", "cpuLimit"],
+    ["sidecar-memory-request", "memoryRequest"],
+    ["sidecar-memory-limit", "memoryLimit"],
+  ] as const) {
+    const q = need(flag);
+    if (q === "") continue;
+    if (quantityParser.parse(q).ok) resources[field] = q;
+    else problems.push(`--${flag} ${JSON.stringify(q)} is not a resource quantity`);
+  }
+  const runAsUser = integer("sidecar-run-as-user", 1, 2 ** 31 - 1);
+  const runAsGroup = integer("sidecar-run-as-group", 0, 2 ** 31 - 1);
+  const settings: InjectorSettings = {
+    sidecarImage,
+    ...(pullPolicy ? { sidecarImagePullPolicy: pullPolicy as ImagePullPolicy } : {}),
+    logLevel: sidecarLogLevel as LogLevel,
+    logAsJson: bool("sidecar-log-as-json"),
+    nativeSidecar: bool("native-sidecar"),
+    resources,
+    ...(runAsUser !== undefined ? { runAsUser } : {}),
+    ...(runAsGroup !== undefined ? { runAsGroup } : {}),
+  };
+
+  const maxRequestBytes =
+    integer("max-request-bytes", 64 * 1024, 64 * 1024 * 1024) ?? DEFAULT_MAX_REQUEST_BYTES;
+  const shutdownDelayMs = duration("shutdown-delay", 0);
+  const drainTimeoutMs = duration("drain-timeout", 0);
+  if (problems.length > 0) return { problems };
+  return {
+    ...(get("kubeconfig") ? { kubeconfig: get("kubeconfig") } : {}),
+    namespace,
+    listen,
+    opsAddress: need("ops-address"),
+    logLevel,
+    certificates,
+    resyncMs,
+    webhook,
+    maxRequestBytes,
+    shutdownDelayMs,
+    drainTimeoutMs,
+    settings,
+  };
+}
+
+function urlHostOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).hostname.replace(/^\[(.*)\]$/, "$1");
+  } catch {
+    return undefined;
+  }
+}
+
+/** The API server's rules for clientConfig.url. */
+export function webhookUrlProblem(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return "not a URL";
+  }
+  if (u.protocol !== "https:") return "the scheme must be https";
+  if (u.username || u.password) return "user info is not allowed";
+  if (u.search || u.hash || url.includes("?") || url.includes("#"))
+    return "query and fragment are not allowed";
+  return undefined;
+}
+
+function parseLabels(text: string, problems: string[]): Record<string, string> | undefined {
+  if (text.trim() === "") return undefined;
+  const out: Record<string, string> = {};
+  for (const part of text.split(",")) {
+    const m = /^\s*([A-Za-z0-9][-A-Za-z0-9_./]*)=([-A-Za-z0-9_.]*)\s*$/.exec(part);
+    if (!m) problems.push(`--webhook-namespace-selector: ${JSON.stringify(part)} is not key=value`);
+    else out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+function recordCertificateMetrics(metrics: InjectorMetrics, certs: ActiveCertificates): void {
+  const serving = certificateTimes(certs.serving.certPem);
+  if (serving) metrics.certificateNotAfter.set({ certificate: "serving" }, serving.notAfter.getTime() / 1000);
+  const issuer = splitPemBundle(certs.caBundlePem ?? "").find((ca) => isSignedBy(certs.serving.certPem, ca));
+  const ca = issuer && certificateTimes(issuer);
+  if (ca) metrics.certificateNotAfter.set({ certificate: "ca" }, ca.notAfter.getTime() / 1000);
+}
+
+/** Runs the injector until SIGTERM/SIGINT. */
+export async function runInjector(config: InjectorConfig, log: Logger, registry: Registry): Promise<number> {
+  const metrics = createInjectorMetrics(registry);
+  const now = () => new Date();
+  // Settings are bound once: nothing static is rebuilt per request.
+  const settings = Object.freeze({ ...config.settings });
+  const app = createWebhookApp({
+    admit: (request) => admit(request, settings),
+    log,
+    metrics,
+    maxRequestBytes: config.maxRequestBytes,
+  });
+
+  let kc: KubeConfig | undefined;
+  const kube = () => (kc ??= loadKubeConfig(config.kubeconfig));
+  const needsApi = config.certificates.kind === "managed" || config.webhook !== undefined;
+  if (needsApi) log.info({ server: kube().getCurrentCluster()?.server }, "using the Kubernetes API");
+
+  let server: WebhookServer | undefined;
+  let draining = false;
+  const publisher: WebhookPublisher | undefined = config.webhook
+    ? webhookPublisher({
+        api: kube().makeApiClient(AdmissionregistrationV1Api),
+        target: config.webhook,
+        log,
+        onError: () => metrics.certificateErrors.inc({ operation: "webhook-configuration" }),
+        resyncMs: config.resyncMs,
+        retryMs: 1000,
+        now,
+      })
+    : undefined;
+
+  const ops = await startOpsServer({
+    address: config.opsAddress,
+    registry,
+    // Ready: serving a certificate, and (when it manages one) its CA is in the webhook configuration.
+    isReady: () => server !== undefined && !draining && (publisher?.isPublished() ?? true),
+    log,
+  });
+
+  let latest: ActiveCertificates | undefined;
+  const onChange = async (certs: ActiveCertificates, changes: RotationChange[]) => {
+    for (const c of changes) countRotation(metrics, c);
+    recordCertificateMetrics(metrics, certs);
+    // Trust first, then serve: the API server must know the CA before it sees the certificate.
+    await publisher?.setCaBundle(certs.caBundlePem);
+    if (server) {
+      server.setCertificate(certs.serving);
+      log.info({ notAfter: certificateTimes(certs.serving.certPem)?.notAfter }, "serving a new certificate");
+    }
+    latest = certs;
+  };
+  const common = { log, onChange, resyncMs: config.resyncMs, retryMs: 1000, now };
+  const source: CertificateSource =
+    config.certificates.kind === "files"
+      ? fileCertificateSource({
+          ...common,
+          ...config.certificates,
+          onError: (op) => metrics.certificateErrors.inc({ operation: op }),
+        })
+      : managedCertificateSource({
+          ...common,
+          core: kube().makeApiClient(CoreV1Api),
+          namespace: config.namespace,
+          secretName: config.certificates.secretName,
+          policy: config.certificates.policy,
+          onError: (op) => metrics.certificateErrors.inc({ operation: op }),
+        });
+
+  const signal = waitForShutdownSignal();
+  const started = await Promise.race([source.start().then(() => "started" as const), signal]);
+  let exitCode = 0;
+  if (started === "started" && latest) {
+    try {
+      const first = latest;
+      server = await startWebhookServer({
+        app,
+        host: config.listen.host,
+        port: config.listen.port,
+        certificate: first.serving,
+        log,
+      });
+      // A renewal that landed while the listener was starting.
+      if (latest !== first) server.setCertificate(latest.serving);
+      log.info({ settings }, "injector ready");
+    } catch (err) {
+      log.error({ err }, "could not start the webhook server");
+      exitCode = 1;
+    }
+  }
+  const sig = exitCode === 0 ? (started === "started" ? await signal : started) : undefined;
+  log.info({ signal: sig, inFlight: server?.inFlight() ?? 0 }, "shutting down: not ready, draining");
+  draining = true;
+  if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+  source.stop();
+  publisher?.stop();
+  await server?.close(config.drainTimeoutMs);
+  await publisher?.unregister();
+  ops.close();
+  log.info("stopped");
+  return exitCode;
+}
 
 export const injectorCommand: Command = {
   summary: "Serve the mutating admission webhook that injects the daprd sidecar",
   usage: "outrigger injector [flags]",
-  options: {
-    kubeconfig: { type: "string", description: "Path to a kubeconfig (default: $KUBECONFIG or in-cluster)" },
-    "ops-address": {
-      type: "string",
-      default: "0.0.0.0:8081",
-      description: "Address of /healthz, /readyz, /metrics",
-    },
-  },
+  options,
   async run(values) {
-    const log = createLogger("injector");
+    const config = injectorConfig(values);
+    if ("problems" in config) {
+      for (const p of config.problems) console.error(`outrigger injector: ${p}`);
+      return 2;
+    }
+    const log = createLogger("injector", config.logLevel);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    const ops = await startOpsServer({
-      address: values["ops-address"] as string,
-      registry,
-      isReady: () => true,
-      log,
-    });
-    const sig = await waitForShutdownSignal();
-    log.info({ signal: sig }, "shutting down");
-    ops.close();
-    return 0;
+    return runInjector(config, log, registry);
   },
 };
