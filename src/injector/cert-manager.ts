@@ -203,7 +203,8 @@ export interface CertificateSourceOptions {
 export interface CertificateSource {
   /** Resolves once a certificate is there to serve. */
   start(): Promise<void>;
-  stop(): void;
+  /** Stops checking; resolves once a check in progress has finished. */
+  stop(): Promise<void>;
   /** Runs a check now (tests, and after a file change). */
   checkNow(): Promise<void>;
 }
@@ -339,10 +340,10 @@ export function fileCertificateSource(
       void loop.run();
       await first;
     },
-    stop() {
-      loop.stop();
+    async stop() {
       clearTimeout(debounce);
       for (const w of watchers) w.close();
+      await loop.stop();
     },
     checkNow: () => loop.run(),
   };

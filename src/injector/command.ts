@@ -417,7 +417,7 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
     recordCertificateMetrics(metrics, certs);
     // Trust first, then serve: the API server must know the CA before it sees the certificate.
     await publisher?.setCaBundle(certs.caBundlePem);
-    if (server) {
+    if (server && certs.serving.certPem !== latest?.serving.certPem) {
       server.setCertificate(certs.serving);
       log.info({ notAfter: certificateTimes(certs.serving.certPem)?.notAfter }, "serving a new certificate");
     }
@@ -465,8 +465,9 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
   log.info({ signal: sig, inFlight: server?.inFlight() ?? 0 }, "shutting down: not ready, draining");
   draining = true;
   if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
-  source.stop();
-  publisher?.stop();
+  // Certificates first: a rotation in progress may still publish; nothing writes after this.
+  await source.stop();
+  await publisher?.stop();
   await server?.close(config.drainTimeoutMs);
   await publisher?.unregister();
   ops.close();

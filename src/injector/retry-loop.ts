@@ -13,9 +13,10 @@ export interface RetryLoopOptions {
 }
 
 export interface RetryLoop {
-  /** Runs now, or joins the run in progress. Never rejects. */
+  /** Runs now, or joins the run in progress. Never rejects; does nothing once stopped. */
   run(): Promise<void>;
-  stop(): void;
+  /** No more runs; resolves when the one in progress (if any) has finished. */
+  stop(): Promise<void>;
 }
 
 /** `task` returns when it wants to run next (undefined: after resyncMs) or throws to be retried. */
@@ -32,6 +33,7 @@ export function retryLoop(task: () => Promise<Date | undefined>, opts: RetryLoop
     timer.unref();
   };
   const run = (): Promise<void> => {
+    if (stopped) return running ?? Promise.resolve();
     running ??= (async () => {
       try {
         const next = await task();
@@ -51,9 +53,10 @@ export function retryLoop(task: () => Promise<Date | undefined>, opts: RetryLoop
   };
   return {
     run,
-    stop() {
+    async stop() {
       stopped = true;
       clearTimeout(timer);
+      await running;
     },
   };
 }

@@ -77,10 +77,19 @@ export function withCaBundle(
   };
 }
 
+/** JSON with object keys sorted: the API returns fields in its own order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
+}
+
 /** Does `existing` differ from `desired` in anything we set? */
 function differs(existing: V1MutatingWebhookConfiguration, desired: V1MutatingWebhookConfiguration): boolean {
   const ours = (c: V1MutatingWebhookConfiguration) =>
-    JSON.stringify({
+    canonicalJson({
       labels: c.metadata?.labels?.[MANAGED_BY_LABEL],
       webhooks: (c.webhooks ?? []).map((w) => ({
         name: w.name,
@@ -95,7 +104,7 @@ function differs(existing: V1MutatingWebhookConfiguration, desired: V1MutatingWe
           caBundle: w.clientConfig.caBundle,
           service: w.clientConfig.service,
         },
-        rules: w.rules?.map((r) => ({ ...r, scope: r.scope })),
+        rules: w.rules,
         namespaceSelector: w.namespaceSelector,
         objectSelector:
           w.objectSelector && Object.keys(w.objectSelector).length > 0 ? w.objectSelector : undefined,
@@ -182,7 +191,8 @@ export interface WebhookPublisher {
   setCaBundle(caBundlePem: string | undefined): Promise<void>;
   /** The current bundle is in the webhook configuration (as of the last check). */
   isPublished(): boolean;
-  stop(): void;
+  /** Stops re-checking; resolves once a write in progress has finished. */
+  stop(): Promise<void>;
   /** Local runs only: deletes the configuration this process registered, if it is still ours. */
   unregister(): Promise<void>;
 }
