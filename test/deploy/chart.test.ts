@@ -9,7 +9,7 @@ import { YAML11_SCHEMA, load } from "js-yaml";
 import type { Command } from "../../src/cli.ts";
 import { controllerCommand } from "../../src/controller/command.ts";
 import { injectorCommand } from "../../src/injector/command.ts";
-import { DEFAULT_SIDECAR_IMAGE } from "../../src/injector/settings.ts";
+import { DEFAULT_SIDECAR_IMAGE, defaultInjectorSettings } from "../../src/injector/settings.ts";
 import { KEEP_ANNOTATION, chartCrdDrift, crdSourceDir } from "../../hack/sync-chart-crds.ts";
 import {
   chartDir,
@@ -210,11 +210,74 @@ describe("the Helm chart", function () {
       expect(clusterRole.rules[0].resourceNames).to.deep.equal([args["webhook-config-name"]]);
     });
 
-    it("keep the chart's default sidecar image equal to the injector's", function () {
-      const values = load(readFileSync(join(chartDir, "values.yaml"), "utf8")) as {
-        injector: { sidecar: { image: string } };
-      };
-      expect(values.injector.sidecar.image).to.equal(DEFAULT_SIDECAR_IMAGE);
+    it("inject by default the sidecar a bare `outrigger injector` injects", function () {
+      const args = parseContainerArgs(
+        injectorCommand,
+        container(defaults.get("Deployment", "outrigger-injector")).args.slice(1),
+      );
+      const d = defaultInjectorSettings;
+      expect(args["sidecar-image"]).to.equal(DEFAULT_SIDECAR_IMAGE);
+      expect({
+        image: args["sidecar-image"],
+        logLevel: args["sidecar-log-level"],
+        logAsJson: args["sidecar-log-as-json"],
+        nativeSidecar: args["native-sidecar"],
+        cpuRequest: args["sidecar-cpu-request"],
+        cpuLimit: args["sidecar-cpu-limit"],
+        memoryRequest: args["sidecar-memory-request"],
+        memoryLimit: args["sidecar-memory-limit"],
+        pullPolicy: args["sidecar-image-pull-policy"],
+        runAsUser: args["sidecar-run-as-user"],
+      }).to.deep.equal({
+        image: d.sidecarImage,
+        logLevel: d.logLevel,
+        logAsJson: String(d.logAsJson),
+        nativeSidecar: String(d.nativeSidecar),
+        cpuRequest: d.resources.cpuRequest ?? "",
+        cpuLimit: d.resources.cpuLimit ?? "",
+        memoryRequest: d.resources.memoryRequest ?? "",
+        memoryLimit: d.resources.memoryLimit ?? "",
+        pullPolicy: d.sidecarImagePullPolicy,
+        runAsUser: d.runAsUser,
+      });
+    });
+
+    it("pass the sidecar settings from values", async function () {
+      const r = await render({
+        values: {
+          injector: {
+            sidecar: {
+              imagePullPolicy: "Always",
+              nativeSidecar: false,
+              runAsUser: 1000,
+              resources: { limits: { cpu: "2" } },
+            },
+          },
+        },
+      });
+      const args = parseContainerArgs(
+        injectorCommand,
+        container(r.get("Deployment", "outrigger-injector")).args.slice(1),
+      );
+      expect(args).to.include({
+        "sidecar-image-pull-policy": "Always",
+        "native-sidecar": "false",
+        "sidecar-run-as-user": "1000",
+        "sidecar-cpu-limit": "2",
+        "sidecar-memory-limit": "1Gi",
+      });
+    });
+
+    it("wire the controller to the Lease its Role allows, in the release namespace", function () {
+      const args = parseContainerArgs(
+        controllerCommand,
+        container(defaults.get("Deployment", "outrigger-controller")).args.slice(1),
+      );
+      expect(args["leader-election-namespace"]).to.equal(RELEASE_NS);
+      const role = defaults.get("Role", "outrigger-controller");
+      const named = role.rules.find((r: { resourceNames?: string[] }) => r.resourceNames);
+      expect(named.resourceNames).to.deep.equal([args["leader-election-name"]]);
+      expect(named.verbs).to.deep.equal(["get", "update"]);
     });
 
     it("use the package version as appVersion, so the image tag follows releases", function () {

@@ -263,8 +263,9 @@ describe("deploying Outrigger with the Helm chart", function () {
       `127.0.0.1:${port}`,
       "--ops-address",
       `127.0.0.1:${ops}`,
-      "--webhook-url",
-      webhookUrl,
+      // No --webhook-url: that would register a configuration of its own. The chart's
+      // configuration already points at this URL; the injector only publishes its CA into it.
+      // Its certificate always covers 127.0.0.1.
       "--webhook-config-name",
       webhookConfig,
       "--cert-secret-name",
