@@ -280,8 +280,13 @@ describe("resolveSidecarSettings", () => {
         { "dapr.io/app-port": "3501" },
         /^dapr\.io\/app-port: 3501 is already taken by daprd's public health port/,
       ],
-      [{ "dapr.io/volume-mounts": "v:/var/run/outrigger" }, /overlaps the sidecar config volume/],
-      [{ "dapr.io/volume-mounts": "v:/a", "dapr.io/volume-mounts-rw": "v:/b" }, /mounted twice/],
+      [{ "dapr.io/volume-mounts": "v:/var/run/outrigger/sidecar/x" }, /is inside the sidecar config volume/],
+      [{ "dapr.io/volume-mounts": "v:/var/run/outrigger/sidecar" }, /is inside the sidecar config volume/],
+      [
+        { "dapr.io/volume-mounts": "v:/a", "dapr.io/volume-mounts-rw": "w:/a" },
+        /uses the same path as v:\/a/,
+      ],
+      [{ "dapr.io/volume-mounts": "outrigger-sidecar-config:/x" }, /reserved for the injected sidecar/],
       [{ "dapr.io/env": "NAMESPACE=x" }, /NAMESPACE is set by the injector/],
       [{ "dapr.io/env": "A=1", "dapr.io/env-from-secret": "A=s" }, /A is also set by dapr\.io\/env/],
     ];
@@ -293,6 +298,18 @@ describe("resolveSidecarSettings", () => {
         expect(r.message).to.match(message);
       }
     }
+    // Nesting outside the config volume, and one volume at two paths, are fine for Kubernetes.
+    expect(
+      resolveSidecarSettings(
+        {
+          ...base,
+          "dapr.io/volume-mounts": "v:/var/run/outrigger,v:/data",
+          "dapr.io/volume-mounts-rw": "w:/data/w",
+        },
+        undefined,
+        settings,
+      ).ok,
+    ).to.equal(true);
     // Metrics off frees its port.
     expect(
       resolveSidecarSettings(

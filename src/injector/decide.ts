@@ -362,20 +362,26 @@ function conflictProblem(v: AnnotationValues): string | undefined {
     }
   }
 
-  const mountPaths = new Map<string, string>([
+  // Kubernetes rejects two mounts at one path; a mount inside the read-only config volume
+  // could not even be created. Nesting elsewhere is fine, as is one volume at two paths.
+  const ownMounts: Array<[string, string]> = [
     [SIDECAR_CONFIG_MOUNT_PATH, "the sidecar config volume"],
     [UDS_DAPRD_PATH, "the Unix domain socket volume"],
-  ]);
-  const volumes = new Set<string>([SIDECAR_CONFIG_VOLUME, UDS_VOLUME]);
-  for (const spec of [annotations.volumeMounts, annotations.volumeMountsRw]) {
-    const list = spec === annotations.volumeMounts ? v.volumeMounts : v.volumeMountsRw;
-    for (const m of list ?? []) {
-      const taken = [...mountPaths].find(([p]) => p === m.path || isUnder(m.path, p) || isUnder(p, m.path));
-      if (taken) return `${spec.key}: ${m.volume}:${m.path} overlaps ${taken[1]} at ${taken[0]}`;
-      if (volumes.has(m.volume))
-        return `${spec.key}: volume ${m.volume} is mounted twice or is reserved by the injector`;
-      mountPaths.set(m.path, `volume ${m.volume}`);
-      volumes.add(m.volume);
+  ];
+  const userPaths = new Map<string, string>();
+  const lists = [
+    [annotations.volumeMounts.key, v.volumeMounts ?? []],
+    [annotations.volumeMountsRw.key, v.volumeMountsRw ?? []],
+  ] as const;
+  for (const [key, list] of lists) {
+    for (const m of list) {
+      const own = ownMounts.find(([p]) => m.path === p || isUnder(m.path, p));
+      if (own) return `${key}: ${m.volume}:${m.path} is inside ${own[1]} at ${own[0]}; mount it elsewhere`;
+      const same = userPaths.get(m.path);
+      if (same !== undefined) return `${key}: ${m.volume}:${m.path} uses the same path as ${same}`;
+      if (m.volume === SIDECAR_CONFIG_VOLUME || m.volume === UDS_VOLUME)
+        return `${key}: the volume ${m.volume} is reserved for the injected sidecar`;
+      userPaths.set(m.path, `${m.volume}:${m.path}`);
     }
   }
 
