@@ -158,7 +158,8 @@ start_component() {
   local -a argv
   read -r -a argv <<< "$(tr '\n' ' ' < "$cmds/$name")"
   # setsid: the component outlives the shell that started it, and `down` signals it alone.
-  setsid "${argv[@]}" >> "$logs/$name.log" 2>&1 < /dev/null &
+  # 9>&-: the component must not inherit the lock, or it would hold it for its whole life.
+  setsid "${argv[@]}" >> "$logs/$name.log" 2>&1 < /dev/null 9>&- &
   echo $! > "$pids/$name"
 }
 
@@ -226,7 +227,7 @@ status:
 EOF
   wait_for 120 "node kwok-node-0 Ready" node_ready
   wait_for 120 "the default ServiceAccount" kc get serviceaccount default -n default
-  log "up in $((SECONDS - start))s; server $(kc version -o json | sed -n 's/.*"gitVersion": "\(.*\)".*/\1/p' | tail -1); logs in $logs"
+  log "up in $((SECONDS - start))s; server $(kc version -o json 2>/dev/null | sed -n 's/.*"gitVersion": "\(.*\)".*/\1/p' | tail -1); logs in $logs"
   echo "export KUBECONFIG=$kubeconfig"
 }
 
