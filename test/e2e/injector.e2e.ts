@@ -1,0 +1,423 @@
+// The injector on a real API server: a real `outrigger injector` process registers itself with
+// --webhook-url, and pods go through the real admission chain (MutatingAdmissionWebhook,
+// PodSecurity) and kube-controller-manager. Certificates are short-lived here (30s serving, 2m
+// CA), so renewals and a CA rotation happen while the specs run.
+//
+// The webhook only sees namespaces labelled for this run, so a failing spec cannot block pod
+// creation elsewhere in the shared cluster; after() removes it in any case.
+import { createServer } from "node:net";
+import tls from "node:tls";
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { expect } from "chai";
+import forge from "node-forge";
+import { SECRET_KEYS, syncCertificateSecret } from "../../src/injector/cert-manager.ts";
+import { LOOPBACK_HOSTS, splitPemBundle } from "../../src/injector/certs.ts";
+import { cluster } from "./harness/cluster.ts";
+import { useNamespace } from "./harness/namespace.ts";
+import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
+import { eventually, kubectl, sleep } from "./harness/util.ts";
+
+const SCOPE_LABEL = "outrigger.dev/injector-e2e";
+const SCOPE = String(process.pid);
+const SYSTEM_NAMESPACE = `injector-e2e-system-${process.pid}`;
+const CONFIG_NAME = `outrigger-injector-e2e-${process.pid}`;
+const SECRET_NAME = "outrigger-injector-tls";
+const WEBHOOK = "sidecar-injector.outrigger.dev";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+const api = {
+  core: () => cluster().kc.makeApiClient(CoreV1Api),
+  apps: () => cluster().kc.makeApiClient(AppsV1Api),
+  admission: () => cluster().kc.makeApiClient(AdmissionregistrationV1Api),
+};
+
+async function certSecret(): Promise<Record<string, string>> {
+  const s = await api.core().readNamespacedSecret({ name: SECRET_NAME, namespace: SYSTEM_NAMESPACE });
+  return Object.fromEntries(
+    Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]),
+  );
+}
+
+async function publishedBundle(): Promise<string> {
+  const c = await api.admission().readMutatingWebhookConfiguration({ name: CONFIG_NAME });
+  return Buffer.from(c.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString();
+}
+
+/** The certificate the injector presents, verified against `ca` for the name 127.0.0.1. */
+function servedCertificate(port: number, ca: string): Promise<tls.PeerCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, ca, servername: "localhost" }, () => {
+      const cert = socket.getPeerCertificate();
+      const err = tls.checkServerIdentity("127.0.0.1", cert);
+      socket.end();
+      if (err) reject(err);
+      else resolve(cert);
+    });
+    socket.on("error", reject);
+  });
+}
+
+/** A pod that passes the restricted Pod Security Standard by itself. */
+function podManifest(
+  name: string,
+  annotations: Record<string, string>,
+  labels: Record<string, string> = {},
+): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, labels: { app: name, ...labels }, annotations },
+    spec: {
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+      containers: [
+        {
+          name: "app",
+          image: "registry.k8s.io/pause:3.10",
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+        },
+      ],
+    },
+  });
+}
+
+const dapr = (appId: string) => ({
+  "dapr.io/enabled": "true",
+  "dapr.io/app-id": appId,
+  "dapr.io/app-port": "8080",
+});
+
+function sidecarOf(pod: V1Pod) {
+  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find(
+    (c) => c.name === "daprd",
+  );
+}
+
+describe("injector", function () {
+  let injector: OutriggerProcess;
+  let port: number;
+  let opsPort: number;
+  const ops = (path: string) => fetch(`http://127.0.0.1:${opsPort}${path}`);
+
+  before(async function () {
+    this.timeout(120_000);
+    await api.core().createNamespace({ body: { metadata: { name: SYSTEM_NAMESPACE } } });
+    port = await freePort();
+    opsPort = await freePort();
+    injector = startOutrigger("injector", [
+      "--namespace",
+      SYSTEM_NAMESPACE,
+      "--listen-address",
+      `127.0.0.1:${port}`,
+      "--ops-address",
+      `127.0.0.1:${opsPort}`,
+      "--webhook-url",
+      `https://127.0.0.1:${port}/mutate`,
+      "--webhook-config-name",
+      CONFIG_NAME,
+      "--webhook-namespace-selector",
+      `${SCOPE_LABEL}=${SCOPE}`,
+      "--cert-validity",
+      "30s",
+      "--ca-validity",
+      "2m",
+      "--resync-interval",
+      "5s",
+    ]);
+    await eventually(
+      async () => {
+        const res = await ops("/readyz");
+        expect(res.status, "the injector becomes ready").to.equal(200);
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await injector?.stop();
+    // Never leave a failurePolicy=Fail webhook behind that points at a stopped process.
+    await kubectl(["delete", "mutatingwebhookconfiguration", CONFIG_NAME, "--ignore-not-found"]);
+    await api
+      .core()
+      .deleteNamespace({ name: SYSTEM_NAMESPACE })
+      .catch(() => undefined);
+  });
+
+  describe("in a labelled namespace", function () {
+    const ns = useNamespace("injector", { [SCOPE_LABEL]: SCOPE });
+
+    it("registers the webhook with the caBundle of its own CA", async function () {
+      const config = await api.admission().readMutatingWebhookConfiguration({ name: CONFIG_NAME });
+      expect(config.metadata?.labels?.["app.kubernetes.io/managed-by"]).to.equal("outrigger");
+      const [webhook] = config.webhooks ?? [];
+      expect(webhook?.name).to.equal(WEBHOOK);
+      expect(webhook?.clientConfig.url).to.equal(`https://127.0.0.1:${port}/mutate`);
+      expect(webhook).to.deep.include({
+        failurePolicy: "Fail",
+        sideEffects: "None",
+        reinvocationPolicy: "IfNeeded",
+        admissionReviewVersions: ["v1"],
+      });
+      expect(webhook?.rules).to.deep.equal([
+        {
+          apiGroups: [""],
+          apiVersions: ["v1"],
+          operations: ["CREATE"],
+          resources: ["pods"],
+          scope: "Namespaced",
+        },
+      ]);
+      await eventually(async () => {
+        const secret = await certSecret();
+        const bundle = await publishedBundle();
+        // The published bundle is the Secret's, and holds the CA that signs the serving certificate.
+        expect(splitPemBundle(bundle)).to.deep.equal(splitPemBundle(secret[SECRET_KEYS.caBundle]!));
+        expect(splitPemBundle(bundle)).to.include(splitPemBundle(secret[SECRET_KEYS.caCert]!)[0]);
+        const ca = forge.pki.certificateFromPem(secret[SECRET_KEYS.caCert]!);
+        expect(ca.verify(forge.pki.certificateFromPem(secret[SECRET_KEYS.servingCert]!))).to.equal(true);
+        // And the injector serves a certificate that this bundle verifies, for 127.0.0.1.
+        await servedCertificate(port, bundle);
+      });
+    });
+
+    it("injects the sidecar into the pods kube-controller-manager creates for a Deployment", async function () {
+      await api.apps().createNamespacedDeployment({
+        namespace: ns.name,
+        body: {
+          metadata: { name: "checkout" },
+          spec: {
+            replicas: 2,
+            selector: { matchLabels: { app: "checkout" } },
+            template: {
+              metadata: { labels: { app: "checkout" }, annotations: dapr("checkout") },
+              spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
+            },
+          },
+        },
+      });
+      const pods = await eventually(
+        async () => {
+          const list = await api
+            .core()
+            .listNamespacedPod({ namespace: ns.name, labelSelector: "app=checkout" });
+          expect(list.items.filter((p) => p.status?.phase === "Running")).to.have.length(2);
+          return list.items;
+        },
+        { timeoutMs: 60_000 },
+      );
+      for (const pod of pods) {
+        expect(pod.metadata?.ownerReferences?.[0]?.kind).to.equal("ReplicaSet");
+        const sidecar = pod.spec?.initContainers?.find((c) => c.name === "daprd");
+        expect(sidecar, "daprd is a native sidecar").to.not.equal(undefined);
+        expect(sidecar?.restartPolicy).to.equal("Always");
+        expect(sidecar?.args).to.include.members(["--mode", "standalone", "--app-id", "checkout"]);
+        expect(pod.metadata?.labels).to.include({
+          "dapr.io/sidecar-injected": "true",
+          "dapr.io/app-id": "checkout",
+        });
+        const app = pod.spec?.containers?.find((c) => c.name === "app");
+        expect(app?.env?.map((e) => e.name)).to.include.members(["DAPR_HTTP_PORT", "DAPR_GRPC_PORT"]);
+      }
+    });
+
+    it("leaves a pod without the annotation untouched", async function () {
+      const manifest = podManifest("plain", {});
+      await kubectl(["apply", "-f", "-"], { input: manifest, namespace: ns.name });
+      const pod = await api.core().readNamespacedPod({ name: "plain", namespace: ns.name });
+      expect(pod.spec?.initContainers ?? []).to.have.length(0);
+      expect(pod.spec?.containers?.map((c) => c.name)).to.deep.equal(["app"]);
+      expect(pod.metadata?.labels).to.deep.equal({ app: "plain" });
+      expect(
+        Object.keys(pod.metadata?.annotations ?? {}).filter((k) => !k.startsWith("kubectl.kubernetes.io/")),
+      ).to.deep.equal([]);
+      expect(pod.spec?.volumes?.map((v) => v.name) ?? []).to.not.include("outrigger-sidecar-config");
+      // It went through the webhook and was skipped, not missed.
+      await eventually(async () =>
+        expect(injector.logs()).to.match(
+          new RegExp(`"namespace":"${ns.name}","name":"plain".*"decision":"skipped"`),
+        ),
+      );
+    });
+
+    it("denies an invalid annotation with a message kubectl apply shows", async function () {
+      const manifest = podManifest("bad-port", { ...dapr("bad-port"), "dapr.io/app-port": "http" });
+      const res = await kubectl(["apply", "-f", "-"], {
+        input: manifest,
+        namespace: ns.name,
+        allowFail: true,
+      });
+      expect(res.code).to.not.equal(0);
+      expect(res.stderr).to.contain(`admission webhook "${WEBHOOK}" denied the request`);
+      expect(res.stderr).to.contain('dapr.io/app-port: "http" is not a port number (1-65535)');
+      const get = await kubectl(["get", "pod", "bad-port"], { namespace: ns.name, allowFail: true });
+      expect(get.stderr).to.contain("NotFound");
+    });
+
+    it("works with kubectl create --dry-run=server, without creating anything", async function () {
+      const manifest = podManifest("dry", dapr("dry"));
+      const res = await kubectl(["create", "--dry-run=server", "-o", "json", "-f", "-"], {
+        input: manifest,
+        namespace: ns.name,
+      });
+      const pod = JSON.parse(res.stdout) as V1Pod;
+      expect(sidecarOf(pod), "the dry-run answer carries the sidecar").to.not.equal(undefined);
+      const get = await kubectl(["get", "pod", "dry"], { namespace: ns.name, allowFail: true });
+      expect(get.stderr).to.contain("NotFound");
+      await eventually(async () => {
+        expect(injector.logs()).to.match(/"dryRun":true,"decision":"injected"/);
+        const metrics = await (await ops("/metrics")).text();
+        expect(metrics).to.match(/outrigger_injector_injections_total\{dry_run="true"\} [1-9]/);
+      });
+    });
+
+    it("keeps admitting pods across serving-certificate renewals and a CA rotation", async function () {
+      this.timeout(240_000);
+      const startCa = (await certSecret())[SECRET_KEYS.caCert]!;
+      const servingSeen = new Set<string>();
+      const casSeen = new Set<string>();
+      let maxBundle = 0;
+      let created = 0;
+      const deadline = Date.now() + 200_000;
+      // Until the CA itself has been replaced (and two serving renewals at least), one pod every few seconds.
+      while (Date.now() < deadline) {
+        const secret = await certSecret();
+        const ca = secret[SECRET_KEYS.caCert]!;
+        servingSeen.add(secret[SECRET_KEYS.servingCert]!);
+        casSeen.add(ca);
+        maxBundle = Math.max(maxBundle, splitPemBundle(secret[SECRET_KEYS.caBundle]!).length);
+        const name = `renewal-${created}`;
+        await kubectl(["apply", "-f", "-"], { input: podManifest(name, dapr(name)), namespace: ns.name });
+        const pod = await api.core().readNamespacedPod({ name, namespace: ns.name });
+        expect(sidecarOf(pod), `${name} has the sidecar`).to.not.equal(undefined);
+        created++;
+        if (servingSeen.size >= 3 && ca !== startCa) break;
+        await sleep(3000);
+      }
+      console.log(
+        `      ${created} pods admitted; ${servingSeen.size} serving certificates, ${casSeen.size} CAs, ` +
+          `up to ${maxBundle} CAs in the bundle`,
+      );
+      expect(servingSeen.size, "the serving certificate was renewed").to.be.at.least(3);
+      expect(casSeen.size, "the CA was rotated").to.be.at.least(2);
+      expect(maxBundle, "old and new CA were trusted together").to.be.at.least(2);
+      // And the published bundle still matches the Secret.
+      await eventually(async () =>
+        expect(splitPemBundle(await publishedBundle())).to.deep.equal(
+          splitPemBundle((await certSecret())[SECRET_KEYS.caBundle]!),
+        ),
+      );
+    });
+  });
+
+  describe("in a namespace that enforces the restricted Pod Security Standard", function () {
+    const ns = useNamespace("injector-restricted", {
+      [SCOPE_LABEL]: SCOPE,
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "pod-security.kubernetes.io/enforce-version": "latest",
+    });
+
+    it("admits the injected pod through the real PodSecurity admission", async function () {
+      // Control: PodSecurity really is enforcing here.
+      const root = JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "root" },
+        spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
+      });
+      const rejected = await kubectl(["apply", "-f", "-"], {
+        input: root,
+        namespace: ns.name,
+        allowFail: true,
+      });
+      expect(rejected.stderr).to.contain("violates PodSecurity");
+
+      const res = await kubectl(["apply", "-f", "-"], {
+        input: podManifest("restricted", dapr("restricted")),
+        namespace: ns.name,
+        allowFail: true,
+      });
+      expect(res.code, res.stderr).to.equal(0);
+      const pod = await api.core().readNamespacedPod({ name: "restricted", namespace: ns.name });
+      const sidecar = sidecarOf(pod);
+      expect(sidecar).to.not.equal(undefined);
+      expect(sidecar?.securityContext).to.deep.include({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+      });
+      expect(res.stderr, "no PodSecurity warning either").to.not.contain("PodSecurity");
+    });
+  });
+
+  describe("two replicas starting at once", function () {
+    it("converge on one CA and serving certificate in the Secret", async function () {
+      const name = `race-${Date.now()}`;
+      const policy = {
+        ...LOOPBACK_HOSTS,
+        caCommonName: "race",
+        caValidityMs: 3_600_000,
+        servingValidityMs: 600_000,
+      };
+      const replicas = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          syncCertificateSecret({
+            core: api.core(),
+            namespace: SYSTEM_NAMESPACE,
+            name,
+            policy,
+            now: () => new Date(),
+          }),
+        ),
+      );
+      const stored = await api.core().readNamespacedSecret({ name, namespace: SYSTEM_NAMESPACE });
+      const storedServing = Buffer.from(stored.data![SECRET_KEYS.servingCert]!, "base64").toString();
+      const storedBundle = Buffer.from(stored.data![SECRET_KEYS.caBundle]!, "base64").toString();
+      for (const r of replicas) {
+        if (!r.ok) throw new Error(r.message);
+        expect(r.certificates.serving.certPem).to.equal(storedServing);
+        expect(r.certificates.caBundlePem).to.equal(storedBundle);
+      }
+      expect(
+        replicas.filter((r) => r.ok && r.wrote),
+        "exactly one replica created it",
+      ).to.have.length(1);
+    });
+
+    it("refuses to overwrite a Secret that is not labelled as Outrigger's", async function () {
+      const name = `foreign-${Date.now()}`;
+      await api.core().createNamespacedSecret({
+        namespace: SYSTEM_NAMESPACE,
+        body: { metadata: { name }, stringData: { "tls.crt": "someone else's" } },
+      });
+      const r = await syncCertificateSecret({
+        core: api.core(),
+        namespace: SYSTEM_NAMESPACE,
+        name,
+        policy: { ...LOOPBACK_HOSTS, caCommonName: "x", caValidityMs: 3_600_000, servingValidityMs: 600_000 },
+        now: () => new Date(),
+      });
+      expect(r.ok).to.equal(false);
+      const after = await api.core().readNamespacedSecret({ name, namespace: SYSTEM_NAMESPACE });
+      expect(Buffer.from(after.data!["tls.crt"]!, "base64").toString()).to.equal("someone else's");
+    });
+  });
+
+  describe("on SIGTERM", function () {
+    it("turns not ready, exits 0 and removes its webhook registration", async function () {
+      const code = await injector.stop("SIGTERM");
+      expect(code).to.equal(0);
+      expect(injector.logs()).to.contain("shutting down: not ready, draining");
+      const left = await kubectl(["get", "mutatingwebhookconfiguration", CONFIG_NAME], { allowFail: true });
+      expect(left.stderr).to.contain("NotFound");
+    });
+  });
+});
