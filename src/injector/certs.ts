@@ -127,10 +127,15 @@ interface ParsedPair extends ParsedCert {
   keyPem: string;
 }
 
+/** PEM with plain newlines (forge writes CRLF), so Secrets read well with kubectl. */
+function certificatePem(cert: forge.pki.Certificate): string {
+  return forge.pki.certificateToPem(cert).replace(/\r\n/g, "\n");
+}
+
 function parseCert(pem: string): ParsedCert | undefined {
   try {
     const cert = forge.pki.certificateFromPem(pem);
-    return { cert, pem: forge.pki.certificateToPem(cert), ...cert.validity };
+    return { cert, pem: certificatePem(cert), ...cert.validity };
   } catch {
     return undefined;
   }
@@ -203,7 +208,7 @@ function newCertificate(now: Date, validityMs: number, notAfterCap?: Date): forg
 }
 
 function pairOf(cert: forge.pki.Certificate, key: forge.pki.rsa.PrivateKey): CertKeyPair {
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: forge.pki.privateKeyToPem(key) };
+  return { certPem: certificatePem(cert), keyPem: forge.pki.privateKeyToPem(key).replace(/\r\n/g, "\n") };
 }
 
 export function generateCa(commonName: string, now: Date, validityMs: number): CertKeyPair {
