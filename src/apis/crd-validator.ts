@@ -1,9 +1,10 @@
 // Checks a resource against a CRD's openAPIV3Schema the way the API server does when
-// `kubectl apply` sends it (strict field validation), without an API server: nulls of
-// non-nullable fields are pruned, unknown fields are errors, the x-kubernetes-* list rules
-// and the CEL rules of x-kubernetes-validations are enforced. Error fields are written the
-// Kubernetes way (spec.metadata[0].name), so tests can expect the same field for this
-// validator and the real API server.
+// `kubectl apply` sends it, without an API server: nulls of non-nullable fields are pruned;
+// fields the schema does not declare fail alone, as strict field validation fails the request
+// before validation; otherwise the schema and the x-kubernetes-* list rules are checked, and
+// the CEL rules of x-kubernetes-validations run only when the schema holds, as on the server.
+// Error fields are written the Kubernetes way (spec.metadata[0].name), so tests can expect the
+// same field for this validator and the real API server.
 import { Ajv, type AnySchema, type ErrorObject } from "ajv";
 import { celEnv, isCelError, parse, plan, type CelInput, type CelResult } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
@@ -34,9 +35,35 @@ export function createCrdValidator(schema: JsonSchemaProps): CrdValidator {
   const validate = ajv.compile(toAjvSchema(schema, true));
   return (resource) => {
     const pruned = pruneNulls(structuredClone(resource), schema);
+    const unknown = unknownFields(pruned, schema, "", true);
+    if (unknown.length)
+      return { valid: false, errors: unknown.map((f) => ({ field: f, message: `unknown field "${f}"` })) };
     if (validate(pruned)) return { valid: true };
-    return { valid: false, errors: (validate.errors ?? []).map(toFieldError) };
+    const errors = validate.errors ?? [];
+    const schemaErrors = errors.filter((e) => e.keyword !== "x-kubernetes-validations");
+    return { valid: false, errors: (schemaErrors.length ? schemaErrors : errors).map(toFieldError) };
   };
+}
+
+/**
+ * Fields the schema does not declare, as strict field validation names them. A map where the
+ * schema wants a list or a scalar counts as unknown fields too, as on the API server.
+ */
+export function unknownFields(value: unknown, s: JsonSchemaProps, path: string, isRoot = false): string[] {
+  if (Array.isArray(value)) {
+    const items = s.items;
+    return items ? value.flatMap((v, i) => unknownFields(v, items, `${path}[${i}]`)) : [];
+  }
+  if (value === null || typeof value !== "object") return [];
+  const preserve = s["x-kubernetes-preserve-unknown-fields"] === true;
+  return Object.entries(value).flatMap(([k, v]) => {
+    const field = child(path, k);
+    if (isRoot && k === "metadata") return []; // ObjectMeta, checked by the API server itself
+    const declared =
+      s.properties?.[k] ?? (typeof s.additionalProperties === "object" ? s.additionalProperties : undefined);
+    if (declared) return unknownFields(v, declared, field);
+    return preserve || s.additionalProperties === true ? [] : [field];
+  });
 }
 
 // Keywords that change how the API server stores or merges a field, not what it accepts.
@@ -59,10 +86,6 @@ function toAjvSchema(s: JsonSchemaProps, isRoot = false): AnySchema {
   const out: Record<string, unknown> = { ...s };
   if (s.properties) {
     out.properties = Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, toAjvSchema(v)]));
-    // kubectl asks for strict field validation: a field the schema does not declare is an error.
-    if (!s["x-kubernetes-preserve-unknown-fields"] && s.additionalProperties === undefined) {
-      out.additionalProperties = false;
-    }
   }
   if (isRoot && out.properties) {
     // The API server validates metadata itself (ObjectMeta), not through the CRD schema.
@@ -177,21 +200,25 @@ function celMessage(
   return c.rule.message ?? `failed rule: ${c.rule.rule}`;
 }
 
-/** The value as CEL sees it on the API server: integers are int64, not double. */
+/**
+ * The value as CEL sees it on the API server: integers are int64, not double, and a field
+ * without a type (x-kubernetes-preserve-unknown-fields alone) is not there at all, so a rule
+ * that reads one fails here as it fails to compile there.
+ */
 function toCelValue(value: unknown, s: JsonSchemaProps | undefined): unknown {
   if (typeof value === "number") {
     return Number.isInteger(value) && s?.type !== "number" ? BigInt(value) : value;
   }
   if (Array.isArray(value)) return value.map((v) => toCelValue(v, s?.items));
   if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => {
-      const child =
-        s?.properties?.[k] ??
-        (typeof s?.additionalProperties === "object" ? s.additionalProperties : undefined);
-      return [k, toCelValue(v, child)];
-    }),
-  );
+  const entries = Object.entries(value).flatMap(([k, v]): [string, unknown][] => {
+    const declared = s?.properties?.[k];
+    if (declared && !declared.type && !declared["x-kubernetes-int-or-string"]) return [];
+    const child =
+      declared ?? (typeof s?.additionalProperties === "object" ? s.additionalProperties : undefined);
+    return [[k, toCelValue(v, child)]];
+  });
+  return Object.fromEntries(entries);
 }
 
 /** `/spec/metadata/0/name` -> `spec.metadata[0].name` */
@@ -214,11 +241,6 @@ function toFieldError(e: ErrorObject): FieldError {
   switch (e.keyword) {
     case "required":
       return { field: child(field, String(p.missingProperty)), message: "Required value" };
-    case "additionalProperties":
-      return {
-        field: child(field, String(p.additionalProperty)),
-        message: `unknown field "${child(field, String(p.additionalProperty))}"`,
-      };
     case "type":
       return { field, message: `must be of type ${String(p.type)}` };
     case "enum":

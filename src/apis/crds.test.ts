@@ -188,6 +188,8 @@ describe("createCrdValidator", () => {
     const metadata = [
       { name: "redisPassword", envRef: "REDIS_PASSWORD" },
       { name: "redisPassword", secretKeyRef: { name: "redis" } },
+      // The API server's CEL cannot see the schemaless value, so this is not checked there.
+      { name: "redisHost", value: "", secretKeyRef: { name: "redis" } },
     ];
     expect(validate(component({ metadata }))).to.deep.equal({ valid: true });
   });
@@ -211,11 +213,30 @@ describe("createCrdValidator", () => {
     });
   });
 
-  it("reports every error, each at its field", () => {
-    const result = validate(component({ type: 1, version: undefined }, { scopes: ["UPPER"] }));
-    expect(result.valid).to.equal(false);
-    const fields = result.valid ? [] : result.errors.map((e) => e.field);
-    expect(fields).to.include.members(["spec.type", "spec.version", "scopes[0]"]);
+  it("reports every schema error at its field, and runs CEL rules only when the schema holds", () => {
+    const broken = validate(component({ type: 1, version: undefined }, { scopes: ["UPPER"] }));
+    expect(broken.valid ? [] : broken.errors.map((e) => e.field)).to.have.members([
+      "spec.type",
+      "spec.version",
+    ]);
+    const scoped = validate(component({}, { scopes: ["UPPER", "ok"] }));
+    expect(scoped.valid ? [] : scoped.errors.map((e) => e.field)).to.deep.equal(["scopes[0]"]);
+  });
+
+  it("fails on unknown fields alone, as strict field validation does", () => {
+    const result = validate(component({ type: 1, typo: true, metadata: { a: 1 } }, { extra: {} }));
+    expect(result.valid ? [] : result.errors).to.have.deep.members([
+      { field: "spec.typo", message: 'unknown field "spec.typo"' },
+      { field: "spec.metadata.a", message: 'unknown field "spec.metadata.a"' },
+      { field: "extra", message: 'unknown field "extra"' },
+    ]);
+    // Preserved fields take anything; metadata is the API server's own business.
+    const preserved = { name: "v", value: { any: { nested: ["thing"] } } };
+    expect(
+      validate(component({ metadata: [preserved] }, { metadata: { name: "c", labels: {} } })),
+    ).to.deep.equal({
+      valid: true,
+    });
   });
 
   it("checks the status as the controller writes it", () => {

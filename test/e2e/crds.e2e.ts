@@ -13,6 +13,10 @@ const RESOURCE: Record<DaprKind, string> = {
   Component: "components.dapr.io",
   Configuration: "configurations.dapr.io",
 };
+/** How kubectl names an object in its output: component.dapr.io/statestore */
+const objectRef = (kind: DaprKind, name: string) => `${kind.toLowerCase()}.dapr.io/${name}`;
+/** Several objects as one kubectl input: a v1 List, since JSON documents cannot be joined with ---. */
+const asList = (...items: object[]) => JSON.stringify({ apiVersion: "v1", kind: "List", items });
 
 /**
  * The file's text with metadata.name and metadata.namespace replaced, everything else as
@@ -86,7 +90,7 @@ describe("CRDs: Component and Configuration (dapr.io/v1alpha1)", function () {
         });
         expect(edited?.metadata, file.name).to.deep.equal({ name, namespace: ns.name });
         documents.push(text);
-        fileOf.set(`${RESOURCE[kind]}/${name}`, file);
+        fileOf.set(objectRef(kind, name), file);
       }
     }
 
@@ -157,9 +161,7 @@ describe("CRDs: Component and Configuration (dapr.io/v1alpha1)", function () {
     };
     // A status in the applied object is dropped: only the status subresource writes it.
     const withStatus = { ...component, status: { appCount: 7 } };
-    await kubectl(["apply", "-f", "-"], {
-      input: [withStatus, configuration].map((o) => JSON.stringify(o)).join("\n---\n"),
-    });
+    await kubectl(["apply", "-f", "-"], { input: asList(withStatus, configuration) });
     const stored = JSON.parse(
       (await kubectl(["get", "component", "statestore", "-o", "json"], { namespace: ns.name })).stdout,
     );
