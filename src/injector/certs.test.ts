@@ -93,7 +93,7 @@ describe("certificate generation", function () {
         "outrigger-injector.outrigger-system.svc",
         "outrigger-injector.outrigger-system.svc.cluster.local",
       ],
-      ipAddresses: ["127.0.0.1"],
+      ipAddresses: ["127.0.0.1", "::1"],
     });
     const cert = forge.pki.certificateFromPem(serving.certPem);
     expect(cert.getExtension("extKeyUsage")).to.include({ serverAuth: true });
@@ -237,6 +237,12 @@ describe("rotateCertificates", function () {
     expect(rotateCertificates(mismatched, t0, policy).changes).to.deep.equal([
       { certificate: "serving", reason: "invalid" },
     ]);
+  });
+
+  it("does not reissue for another spelling of the same IPv6 address", function () {
+    const first = rotateCertificates(undefined, t0, policy);
+    const respelt = { ...policy, ipAddresses: ["127.0.0.1", "0:0:0:0:0:0:0:1"] };
+    expect(rotateCertificates(first.certificates, at(DAY), respelt).changes).to.deep.equal([]);
   });
 
   it("reissues the serving certificate when the Service name changes", function () {

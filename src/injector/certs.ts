@@ -274,7 +274,17 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 }
 
 /** Local runs reach the injector on loopback. */
-export const LOOPBACK_HOSTS = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] } as const;
+export const LOOPBACK_HOSTS = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"] } as const;
+
+/** One spelling per address ("0:0::1" and "::1" alike), so a SAN comparison cannot flap. */
+function canonicalIp(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip;
+  }
+}
 
 /** Does `caPem` verify the signature on `certPem`? */
 export function isSignedBy(certPem: string, caPem: string): boolean {
@@ -311,7 +321,11 @@ function servingProblem(
   if (renewal) return renewal;
   if (!isSignedBy(serving.pem, ca.pem)) return "issuer-changed";
   const have = subjectAltNames(serving.pem);
-  const want = { dnsNames: [...policy.dnsNames].sort(), ipAddresses: [...policy.ipAddresses].sort() };
+  const want = {
+    dnsNames: [...policy.dnsNames].sort(),
+    ipAddresses: policy.ipAddresses.map(canonicalIp).sort(),
+  };
+  have.ipAddresses = have.ipAddresses.map(canonicalIp).sort();
   if (JSON.stringify(have) !== JSON.stringify(want)) return "hosts-changed";
   return undefined;
 }

@@ -32,7 +32,7 @@ describe("injector flags", function () {
       "outrigger-injector",
       "localhost",
     ]);
-    expect(c.certificates.policy.ipAddresses).to.deep.equal(["127.0.0.1"]);
+    expect(c.certificates.policy.ipAddresses).to.deep.equal(["127.0.0.1", "::1"]);
     expect(c.certificates.policy.servingValidityMs).to.equal(365 * 24 * 3_600_000);
   });
 
@@ -54,7 +54,7 @@ describe("injector flags", function () {
       },
     });
     if (c.certificates.kind !== "managed") throw new Error("want managed");
-    expect(c.certificates.policy.ipAddresses).to.deep.equal(["127.0.0.1", "192.168.1.5"]);
+    expect(c.certificates.policy.ipAddresses).to.deep.equal(["127.0.0.1", "::1", "192.168.1.5"]);
     expect(c.certificates.policy.servingValidityMs).to.equal(30_000);
   });
 
