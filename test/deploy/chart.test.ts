@@ -288,13 +288,17 @@ describe("the Helm chart", function () {
       expect(chart.appVersion).to.equal(pkg.version);
     });
 
-    it("take the image from registry/repository with a tag or a digest", async function () {
+    it("take the image from [registry/]repository with a tag or a digest", async function () {
       const digest = `sha256:${"ab".repeat(32)}`;
-      const r = await render({ values: { image: { registry: "registry.example:5000", tag: "v9", digest } } });
+      const r = await render({
+        values: {
+          image: { registry: "registry.example:5000", repository: "mirror/outrigger", tag: "v9", digest },
+        },
+      });
       expect(container(r.get("Deployment", "outrigger-controller")).image).to.equal(
-        `registry.example:5000/outrigger-dev/outrigger@${digest}`,
+        `registry.example:5000/mirror/outrigger@${digest}`,
       );
-      const t = await render({ values: { image: { registry: "", repository: "me/outrigger", tag: "dev" } } });
+      const t = await render({ values: { image: { repository: "me/outrigger", tag: "dev" } } });
       expect(container(t.get("Deployment", "outrigger-injector")).image).to.equal("me/outrigger:dev");
     });
   });

@@ -33,6 +33,16 @@ const CRDS = ["components.dapr.io", "configurations.dapr.io"];
 const SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.3";
 const NEW_SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.4";
 const PREVIOUS_MARKER = "Outrigger e2e: the previous chart version";
+const MANAGED_BY = "app.kubernetes.io/managed-by";
+const RELEASE_NAME = "meta.helm.sh/release-name";
+const RELEASE_NAMESPACE = "meta.helm.sh/release-namespace";
+
+/**
+ * On the local cluster (kwok: pods are never really run) the webhook goes to an injector process
+ * started by this spec, through the chart's development URL. On kind the chart's own injector
+ * runs, from the image hack/kind-e2e.sh built and loaded.
+ */
+const inClusterInjector = () => cluster().provider === "kind";
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -113,14 +123,19 @@ describe("deploying Outrigger with the Helm chart", function () {
   let injector: OutriggerProcess | undefined;
   let webhookUrl = "";
   let failed = false;
+  const crdOwnership = new Map<string, Record<string, string | undefined>>();
 
-  /** Values of this run: the webhook goes to the local injector and only sees the app namespace. */
+  /** Values of this run: the webhook only sees the app namespace. */
   function values(extra: string[] = []): string[] {
+    const target = inClusterInjector()
+      ? ["--set", `image.repository=${process.env.OUTRIGGER_E2E_IMAGE_REPOSITORY ?? "outrigger"}`]
+          .concat(["--set", `image.tag=${process.env.OUTRIGGER_E2E_IMAGE_TAG ?? "e2e"}`])
+          .concat(["--set", "image.pullPolicy=IfNotPresent"])
+      : ["--set", `webhook.url=${webhookUrl}`];
     return [
       "--namespace",
       releaseNs,
-      "--set",
-      `webhook.url=${webhookUrl}`,
+      ...target,
       "--set-string",
       `webhook.namespaceSelector.matchLabels.${scopeLabel.replaceAll(".", "\\.")}=${id}`,
       ...extra,
@@ -142,18 +157,25 @@ describe("deploying Outrigger with the Helm chart", function () {
       await kubectl(["label", "namespace", name, "outrigger.dev/e2e=true", ...labels]);
       cleanups.push(() => kubectl(["delete", "namespace", name, "--wait=false"], { allowFail: true }));
     }
-    // The suite applied crds/ without Helm; hand the CRDs to this release as docs/install.md says.
+    // The suite applied crds/ without Helm (or another release owns them); hand the CRDs to
+    // this release as docs/install.md says, and give them back in after().
     for (const crd of CRDS) {
-      const exists = await kubectl(["get", "crd", crd], { allowFail: true });
+      const exists = await kubectl(["get", "crd", crd, "-o", "json"], { allowFail: true });
       if (exists.code !== 0) continue;
-      await kubectl(["label", "crd", crd, "app.kubernetes.io/managed-by=Helm", "--overwrite"]);
+      const meta = (JSON.parse(exists.stdout) as KubeObject).metadata;
+      crdOwnership.set(crd, {
+        [MANAGED_BY]: meta.labels?.[MANAGED_BY],
+        [RELEASE_NAME]: meta.annotations?.[RELEASE_NAME],
+        [RELEASE_NAMESPACE]: meta.annotations?.[RELEASE_NAMESPACE],
+      });
+      await kubectl(["label", "crd", crd, `${MANAGED_BY}=Helm`, "--overwrite"]);
       await kubectl([
         "annotate",
         "crd",
         crd,
         "--overwrite",
-        `meta.helm.sh/release-name=${release}`,
-        `meta.helm.sh/release-namespace=${releaseNs}`,
+        `${RELEASE_NAME}=${release}`,
+        `${RELEASE_NAMESPACE}=${releaseNs}`,
       ]);
     }
   });
@@ -182,18 +204,13 @@ describe("deploying Outrigger with the Helm chart", function () {
     await kubectl(["delete", "mutatingwebhookconfiguration", webhookConfig, "--ignore-not-found"], {
       allowFail: true,
     });
-    // The CRDs stay (that is the point); give them back to crds/ as the suite applied them.
-    await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(repoRoot, "crds")], {
-      allowFail: true,
-    });
-    for (const crd of CRDS) {
-      await kubectl(["label", "crd", crd, "app.kubernetes.io/managed-by-"], { allowFail: true });
-      await kubectl(
-        ["annotate", "crd", crd, "meta.helm.sh/release-name-", "meta.helm.sh/release-namespace-"],
-        {
-          allowFail: true,
-        },
-      );
+    // The CRDs stay (that is the point); give them back to their previous owner.
+    for (const [crd, previous] of crdOwnership) {
+      const set = (key: string) => (previous[key] === undefined ? `${key}-` : `${key}=${previous[key]}`);
+      await kubectl(["label", "crd", crd, "--overwrite", set(MANAGED_BY)], { allowFail: true });
+      await kubectl(["annotate", "crd", crd, "--overwrite", set(RELEASE_NAME), set(RELEASE_NAMESPACE)], {
+        allowFail: true,
+      });
     }
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   });
@@ -260,33 +277,8 @@ describe("deploying Outrigger with the Helm chart", function () {
     expect(crd.metadata.annotations["helm.sh/resource-policy"]).to.equal("keep");
   });
 
-  it("injects an annotated pod through the development webhook URL", async function () {
-    const port = new URL(webhookUrl).port;
-    const ops = await freePort();
-    injector = startOutrigger("injector", [
-      "--namespace",
-      releaseNs,
-      "--listen-address",
-      `127.0.0.1:${port}`,
-      "--ops-address",
-      `127.0.0.1:${ops}`,
-      // No --webhook-url: that would register a configuration of its own. The chart's
-      // configuration already points at this URL; the injector only publishes its CA into it.
-      // Its certificate always covers 127.0.0.1.
-      "--webhook-config-name",
-      webhookConfig,
-      "--cert-secret-name",
-      certSecret,
-      "--sidecar-image",
-      SIDECAR_IMAGE,
-    ]);
-    await eventually(
-      async () => {
-        const res = await fetch(`http://127.0.0.1:${ops}/readyz`);
-        expect(res.status, injector?.logs().slice(-2000)).to.equal(200);
-      },
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
+  it("injects an annotated pod (local cluster: through the development webhook URL)", async function () {
+    if (!inClusterInjector()) await startLocalInjector();
     await eventually(
       async () => {
         const hook = (await getJson(["mutatingwebhookconfiguration", webhookConfig])).webhooks[0];
@@ -295,9 +287,9 @@ describe("deploying Outrigger with the Helm chart", function () {
           .and.not.equal("");
         // Still scoped to this run's namespace: the injector must not widen the chart's selector.
         expect(hook.namespaceSelector.matchLabels).to.deep.equal({ [scopeLabel]: id });
-        expect(hook.clientConfig.url).to.equal(webhookUrl);
+        if (!inClusterInjector()) expect(hook.clientConfig.url).to.equal(webhookUrl);
       },
-      { timeoutMs: 30_000 },
+      { timeoutMs: 60_000 },
     );
     const pod = {
       apiVersion: "v1",
@@ -326,6 +318,35 @@ describe("deploying Outrigger with the Helm chart", function () {
       "the injector's status annotation",
     ).to.be.a("string");
   });
+
+  async function startLocalInjector(): Promise<void> {
+    const port = new URL(webhookUrl).port;
+    const ops = await freePort();
+    injector = startOutrigger("injector", [
+      "--namespace",
+      releaseNs,
+      "--listen-address",
+      `127.0.0.1:${port}`,
+      "--ops-address",
+      `127.0.0.1:${ops}`,
+      // No --webhook-url: that would register a configuration of its own. The chart's
+      // configuration already points at this URL; the injector only publishes its CA into it.
+      // Its certificate always covers 127.0.0.1.
+      "--webhook-config-name",
+      webhookConfig,
+      "--cert-secret-name",
+      certSecret,
+      "--sidecar-image",
+      SIDECAR_IMAGE,
+    ]);
+    await eventually(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${ops}/readyz`);
+        expect(res.status, injector?.logs().slice(-2000)).to.equal(200);
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+  }
 
   // Plain its, not a nested describe: mocha runs a describe's own its before its nested
   // describes, and these must run while the release is installed.
