@@ -9,7 +9,7 @@ import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { classifyApiError } from "../../src/controller/runtime/api-errors.ts";
-import { Informer, createInformer } from "../../src/controller/runtime/informer.ts";
+import { Informer } from "../../src/controller/runtime/informer.ts";
 import { createKubeHttp } from "../../src/controller/runtime/kube-http.ts";
 import {
   LeaderElector,
@@ -125,7 +125,13 @@ class ControlledListerWatcher<T> implements ListerWatcher<T> {
   }
 
   async watch(rv: string, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
-    await this.held;
+    if (this.held) {
+      const aborted = new Promise<void>((resolve) =>
+        signal.addEventListener("abort", () => resolve(), { once: true }),
+      );
+      await Promise.race([this.held, aborted]);
+      if (signal.aborted) throw signal.reason;
+    }
     const from = this.staleNextWatch ? "1" : rv;
     this.staleNextWatch = false;
     this.watchedFrom.push(from);
@@ -411,8 +417,14 @@ describe("controller runtime: API-server outage", function () {
     this.timeout(150_000);
     const captured = capturedLogger();
     const registry = new Registry();
-    const informer = createInformer<ConfigMap>(createKubeHttp(cluster().kc), resources.configMaps, {
-      namespace: ns.name,
+    const controlled = new ControlledListerWatcher(
+      kubeListerWatcher<ConfigMap>(createKubeHttp(cluster().kc), resources.configMaps, {
+        namespace: ns.name,
+      }),
+    );
+    const informer = new Informer<ConfigMap>({
+      resource: "configmaps",
+      listerWatcher: controlled,
       log: captured.log,
       metrics: runtimeMetrics(registry),
       resyncPeriodMs: 0,
@@ -449,6 +461,10 @@ describe("controller runtime: API-server outage", function () {
       console.log(`      leader stopped leading ${lostAfter} ms after the API server went down`);
       expect(lostAfter).to.be.lessThan(12_500);
       await sleep(Math.max(0, 10_000 - (Date.now() - stoppedAt)));
+      // The informer has been failing against the stopped server all along. Its next attempt
+      // is held back until the changes below are made, so that they surely happen while it is
+      // not watching (otherwise its backoff decides whether they arrive as events or not).
+      controlled.cutAndHold();
       await cluster().startComponent("kube-apiserver");
       await eventually(async () => kubectl(["get", "--raw", "/readyz"]), {
         timeoutMs: 60_000,
@@ -457,10 +473,10 @@ describe("controller runtime: API-server outage", function () {
       apiserverDown = false;
       console.log(`      kube-apiserver back after ${Date.now() - stoppedAt} ms`);
 
-      // Changes made as soon as it is back, while the informer is still backing off.
       await deleteCm(ns.name, "deleted");
       await updateCm(ns.name, "changed", "2");
       await createCm(ns.name, "created");
+      controlled.release();
 
       await eventually(
         async () => {
