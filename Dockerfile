@@ -32,6 +32,8 @@ ENV NODE_ENV=production
 COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
 COPY --from=build --chown=0:0 /src/dist ./dist
 COPY --chown=0:0 package.json ./
+# src/apis resolves crds/ next to dist/ (the CRD schemas the validator reads).
+COPY --chown=0:0 crds ./crds
 # Files owned by root and not writable by the runtime user; numeric so that
 # runAsNonRoot can verify it.
 USER 65532:65532

@@ -268,6 +268,32 @@ describe("the Helm chart", function () {
       });
     });
 
+    it("give the controller the injector's sidecar settings, for each sidecar flag it accepts", async function () {
+      // The controller compares running sidecars with what the injector would inject now; with
+      // other settings than the injector's it would report the wrong pods as stale.
+      const r = await render({
+        values: {
+          injector: {
+            sidecar: { image: "example.com/daprd:x", logAsJson: true, resources: { limits: { cpu: "3" } } },
+          },
+        },
+      });
+      const isSidecarFlag = (f: string) => f.startsWith("sidecar-") || f === "native-sidecar";
+      const injectorArgs = parseContainerArgs(
+        injectorCommand,
+        container(r.get("Deployment", "outrigger-injector")).args.slice(1),
+      );
+      const controllerArgs = parseContainerArgs(
+        controllerCommand,
+        container(r.get("Deployment", "outrigger-controller")).args.slice(1),
+      );
+      expect(Object.keys(injectorCommand.options).filter(isSidecarFlag)).to.have.length.at.least(9);
+      expect(injectorArgs).to.include({ "sidecar-image": "example.com/daprd:x", "sidecar-cpu-limit": "3" });
+      for (const flag of Object.keys(controllerCommand.options).filter(isSidecarFlag)) {
+        expect(controllerArgs[flag], `controller --${flag}`).to.equal(injectorArgs[flag]);
+      }
+    });
+
     it("wire the controller to the Lease its Role allows, in the release namespace", function () {
       const args = parseContainerArgs(
         controllerCommand,

@@ -158,3 +158,29 @@ prometheus.io/path: /metrics
 {{- fail "injector.webhookPort and injector.opsPort must differ." }}
 {{- end }}
 {{- end }}
+
+{{/*
+The injector's sidecar settings as flags. The controller needs the same ones to tell which
+running sidecars are stale, so both take them from here.
+*/}}
+{{- define "outrigger.sidecarArgs" -}}
+{{- with .Values.injector.sidecar -}}
+- --sidecar-image={{ .image }}
+{{- with .imagePullPolicy }}
+- --sidecar-image-pull-policy={{ . }}
+{{- end }}
+- --sidecar-log-level={{ .logLevel }}
+- --sidecar-log-as-json={{ .logAsJson }}
+- --native-sidecar={{ .nativeSidecar }}
+- --sidecar-cpu-request={{ .resources.requests.cpu }}
+- --sidecar-cpu-limit={{ .resources.limits.cpu }}
+- --sidecar-memory-request={{ .resources.requests.memory }}
+- --sidecar-memory-limit={{ .resources.limits.memory }}
+{{- if not (kindIs "invalid" .runAsUser) }}
+- --sidecar-run-as-user={{ .runAsUser }}
+{{- end }}
+{{- if not (kindIs "invalid" .runAsGroup) }}
+- --sidecar-run-as-group={{ .runAsGroup }}
+{{- end }}
+{{- end }}
+{{- end }}
