@@ -115,6 +115,7 @@ $bin_etcd/etcd --name local --data-dir $state/etcd-data
   --initial-cluster local=http://127.0.0.1:$etcd_peer --listen-metrics-urls http://127.0.0.1:$(free_port)
   --unsafe-no-fsync --log-level warn
 EOF
+  # No endpoint reconciler: a loopback address is not a valid endpoint of the kubernetes Service.
   cat > "$cmds/kube-apiserver" <<EOF
 $bin_kube/kube-apiserver --etcd-servers http://127.0.0.1:$etcd_port
   --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port $api_port
@@ -124,7 +125,7 @@ $bin_kube/kube-apiserver --etcd-servers http://127.0.0.1:$etcd_port
   --service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true
   --authorization-mode Node,RBAC
   --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota,NodeRestriction,PodSecurity,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy
-  --profiling=false --v 1
+  --endpoint-reconciler-type none --profiling=false --v 1
 EOF
   cat > "$cmds/kube-controller-manager" <<EOF
 $bin_kube/kube-controller-manager --kubeconfig $state/kube-controller-manager.kubeconfig

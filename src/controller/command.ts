@@ -1,10 +1,14 @@
-// `outrigger controller`: flags and process wiring. The reconcile logic lives beside it.
-import { VersionApi } from "@kubernetes/client-node";
+// `outrigger controller`: flags and process wiring. Every replica keeps warm caches; only the
+// holder of the Lease reconciles, so two replicas never write at once.
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Command } from "../cli.ts";
 import { loadKubeConfig } from "../shared/kube.ts";
 import { createLogger } from "../shared/log.ts";
 import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
+import { Manager } from "./manager.ts";
+import { createKubeHttp } from "./runtime/kube-http.ts";
+import { LeaderElector, defaultIdentity, kubeLeaseStore } from "./runtime/leader-election.ts";
+import { runtimeMetrics } from "./runtime/metrics.ts";
 
 export const controllerCommand: Command = {
   summary: "Reconcile Components and Configurations into per-app sidecar configs",
@@ -16,22 +20,90 @@ export const controllerCommand: Command = {
       default: "0.0.0.0:8080",
       description: "Address of /healthz, /readyz, /metrics",
     },
+    "leader-election-namespace": {
+      type: "string",
+      default: process.env.POD_NAMESPACE ?? "outrigger-system",
+      description: "Namespace of the leader-election Lease",
+    },
+    "leader-election-name": {
+      type: "string",
+      default: "outrigger-controller",
+      description: "Name of the leader-election Lease",
+    },
+    "lease-duration": { type: "string", default: "15", description: "Lease duration in seconds" },
+    "watch-namespace": {
+      type: "string",
+      description: "Watch and reconcile only this namespace (default: all namespaces)",
+    },
+    concurrency: { type: "string", default: "4", description: "Keys reconciled at once per queue" },
+    "log-level": { type: "string", default: process.env.LOG_LEVEL ?? "info", description: "pino log level" },
   },
   async run(values) {
-    const log = createLogger("controller");
+    const log = createLogger("controller", values["log-level"] as string);
     const kc = loadKubeConfig(values.kubeconfig as string | undefined);
+    const http = createKubeHttp(kc);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    const version = await kc.makeApiClient(VersionApi).getCode();
-    log.info({ server: kc.getCurrentCluster()?.server, serverVersion: version.gitVersion }, "connected");
+    const leaseSeconds = Number(values["lease-duration"]);
+    const concurrency = Number(values.concurrency);
+    if (!Number.isInteger(leaseSeconds) || leaseSeconds < 2)
+      throw new Error("--lease-duration: want an integer >= 2");
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new Error("--concurrency: want an integer >= 1");
+
+    const namespace = values["watch-namespace"] as string | undefined;
+    const manager = new Manager({ http, log, registry, concurrency, ...(namespace ? { namespace } : {}) });
     const ops = await startOpsServer({
       address: values["ops-address"] as string,
       registry,
-      isReady: () => true,
+      isReady: () => manager.hasSynced(),
       log,
     });
-    const sig = await waitForShutdownSignal();
-    log.info({ signal: sig }, "shutting down");
+    manager.startInformers();
+    const identity = defaultIdentity();
+    const elector = new LeaderElector({
+      lease: {
+        namespace: values["leader-election-namespace"] as string,
+        name: values["leader-election-name"] as string,
+      },
+      identity,
+      store: kubeLeaseStore(http, {
+        namespace: values["leader-election-namespace"] as string,
+        name: values["leader-election-name"] as string,
+      }),
+      leaseDurationMs: leaseSeconds * 1000,
+      renewDeadlineMs: Math.round(leaseSeconds * 666),
+      retryPeriodMs: Math.max(500, Math.round(leaseSeconds * 133)),
+      log,
+      metrics: runtimeMetrics(registry),
+      onStartedLeading: (signal) => {
+        log.info({ identity }, "leading: starting reconcilers");
+        manager.waitForSync(signal).then(
+          () => manager.startReconciling(),
+          () => undefined,
+        );
+      },
+      // A leader that could not renew stops writing at once and campaigns again: another
+      // replica may lead now. The caches stay warm, so a new term starts quickly.
+      onStoppedLeading: () => {
+        log.warn({ identity }, "stopped leading: stopping reconcilers");
+        void manager.stopReconciling();
+      },
+    });
+    let shuttingDown = false;
+    const campaign = (async () => {
+      while (!shuttingDown) {
+        const end = await elector.run();
+        if (end !== "lost") break;
+      }
+    })();
+
+    const signal = await waitForShutdownSignal();
+    shuttingDown = true;
+    log.info({ signal }, "shutting down");
+    await manager.stop();
+    await elector.release();
+    await campaign;
     ops.close();
     return 0;
   },

@@ -1,6 +1,7 @@
 // The cluster the e2e suite runs against, chosen by OUTRIGGER_E2E_PROVIDER:
 //   local (default)  hack/local-cluster.sh: real etcd, kube-apiserver, controller-manager,
-//                    scheduler and kwok on loopback; torn down afterwards if this run started it
+//                    scheduler and kwok on loopback; torn down afterwards if this run started it,
+//                    unless OUTRIGGER_E2E_KEEP_CLUSTER=1 or the file .outrigger/keep-cluster exists
 //   existing         $KUBECONFIG as it is (nothing started or stopped)
 //   kind             like existing; hack/kind-e2e.sh creates the cluster and sets KUBECONFIG
 import { execFile, spawn } from "node:child_process";
@@ -71,7 +72,11 @@ export async function startCluster(): Promise<Cluster> {
   if (provider === "local") {
     const up = await localUp();
     kubeconfigPath = up.kubeconfigPath;
-    startedBySuite = !up.alreadyRunning && process.env.OUTRIGGER_E2E_KEEP_CLUSTER !== "1";
+    // Keep the cluster for the next run when asked to, by env or by a marker file (handy when
+    // several runs share one cluster during development).
+    const keep =
+      process.env.OUTRIGGER_E2E_KEEP_CLUSTER === "1" || existsSync(`${repoRoot}.outrigger/keep-cluster`);
+    startedBySuite = !up.alreadyRunning && !keep;
   } else {
     const path = process.env.KUBECONFIG;
     if (!path || !existsSync(path)) throw new Error(`provider ${provider} needs KUBECONFIG set to a file`);

@@ -1,5 +1,6 @@
 // Small helpers for e2e specs: kubectl against the test cluster, and retrying assertions.
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { cluster } from "./cluster.ts";
 
 export interface KubectlResult {
@@ -55,4 +56,16 @@ export async function eventually<T>(
       await sleep(intervalMs);
     }
   }
+}
+
+/** A TCP port that is free on loopback right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
 }
