@@ -17,7 +17,8 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+# The image's own node, not npx: with --ignore-scripts the "node" package's bin is not set up.
+RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json
 
 # Production dependencies only, resolved from the lockfile.
 FROM ${NODE_IMAGE} AS deps
