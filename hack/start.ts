@@ -74,11 +74,12 @@ async function main(): Promise<number> {
           }),
       ),
     );
+    // The injector removes its registration on exit; this is the safety net if it could not.
     await kubectl(kubeconfig, [
       "delete",
-      "mutatingwebhookconfiguration",
-      WEBHOOK_CONFIG,
-      "--ignore-not-found",
+      "mutatingwebhookconfigurations",
+      "--field-selector",
+      `metadata.name=${WEBHOOK_CONFIG}`,
       "-l",
       "app.kubernetes.io/managed-by=outrigger",
     ]).catch((err: Error) => say(`could not remove the webhook registration: ${err.message}`));
