@@ -10,7 +10,6 @@ import { loadKubeConfig } from "../shared/kube.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { parseAddress, startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
 import { admit } from "./admit.ts";
-import { boolean as booleanParser, image as imageParser, quantity as quantityParser } from "./annotations.ts";
 import {
   fileCertificateSource,
   managedCertificateSource,
@@ -34,18 +33,10 @@ import {
   startWebhookServer,
   type WebhookServer,
 } from "./server.ts";
-import {
-  IMAGE_PULL_POLICIES,
-  LOG_LEVELS,
-  defaultInjectorSettings,
-  type ImagePullPolicy,
-  type InjectorSettings,
-  type LogLevel,
-  type SidecarResources,
-} from "./settings.ts";
+import type { InjectorSettings } from "./settings.ts";
+import { sidecarSettingsFlags, sidecarSettingsFromFlags } from "./settings-flags.ts";
 import { webhookPublisher, type WebhookPublisher, type WebhookTarget } from "./webhook-config.ts";
 
-const defaults = defaultInjectorSettings;
 const str = (description: string, dflt?: string): Flag =>
   dflt === undefined ? { type: "string", description } : { type: "string", default: dflt, description };
 
@@ -94,34 +85,7 @@ const options: Record<string, Flag> = {
   "shutdown-delay": str("On SIGTERM, stay ready-but-draining this long before closing the listener", "0s"),
   "drain-timeout": str("On SIGTERM, wait at most this long for in-flight requests", "25s"),
   // Sidecar defaults (InjectorSettings); pod annotations override them
-  "sidecar-image": str(
-    "daprd image injected unless dapr.io/sidecar-image says otherwise",
-    defaults.sidecarImage,
-  ),
-  "sidecar-image-pull-policy": str(
-    "imagePullPolicy of the sidecar: Always, IfNotPresent, Never (default: unset)",
-  ),
-  "sidecar-log-level": str("Default of dapr.io/log-level", defaults.logLevel),
-  "sidecar-log-as-json": str("Default of dapr.io/log-as-json", String(defaults.logAsJson)),
-  "native-sidecar": str(
-    "Default of dapr.io/enable-native-sidecar (daprd as an init container with restartPolicy Always)",
-    String(defaults.nativeSidecar),
-  ),
-  "sidecar-cpu-request": str(
-    "Default of dapr.io/sidecar-cpu-request (empty: none)",
-    defaults.resources.cpuRequest,
-  ),
-  "sidecar-cpu-limit": str("Default of dapr.io/sidecar-cpu-limit (empty: none)", defaults.resources.cpuLimit),
-  "sidecar-memory-request": str(
-    "Default of dapr.io/sidecar-memory-request (empty: none)",
-    defaults.resources.memoryRequest,
-  ),
-  "sidecar-memory-limit": str(
-    "Default of dapr.io/sidecar-memory-limit (empty: none)",
-    defaults.resources.memoryLimit,
-  ),
-  "sidecar-run-as-user": str("Fixed uid of the sidecar (default: the image's non-root user)"),
-  "sidecar-run-as-group": str("Fixed gid of the sidecar (default: the image's group)"),
+  ...sidecarSettingsFlags,
 };
 
 /** Everything the process needs, validated. */
@@ -184,11 +148,6 @@ export function injectorConfig(
       return undefined;
     }
     return n;
-  };
-  const bool = (k: string): boolean => {
-    const parsed = booleanParser.parse(need(k));
-    if (!parsed.ok) problems.push(`--${k} ${JSON.stringify(need(k))}: want true or false`);
-    return parsed.ok ? parsed.value : false;
   };
 
   const namespace = need("namespace");
@@ -268,44 +227,7 @@ export function injectorConfig(
     if (configName) webhook = { kind: "chart", configName };
   }
 
-  // Sidecar defaults
-  const sidecarImage = need("sidecar-image");
-  if (!imageParser.parse(sidecarImage).ok)
-    problems.push(`--sidecar-image ${JSON.stringify(sidecarImage)} is not an image reference`);
-  const pullPolicy = get("sidecar-image-pull-policy");
-  if (pullPolicy !== undefined && !IMAGE_PULL_POLICIES.includes(pullPolicy as ImagePullPolicy)) {
-    problems.push(
-      `--sidecar-image-pull-policy ${JSON.stringify(pullPolicy)}: want ${IMAGE_PULL_POLICIES.join(", ")}`,
-    );
-  }
-  const sidecarLogLevel = need("sidecar-log-level");
-  if (!LOG_LEVELS.includes(sidecarLogLevel as LogLevel)) {
-    problems.push(`--sidecar-log-level ${JSON.stringify(sidecarLogLevel)}: want ${LOG_LEVELS.join(", ")}`);
-  }
-  const resources: SidecarResources = {};
-  for (const [flag, field] of [
-    ["sidecar-cpu-request", "cpuRequest"],
-    ["sidecar-cpu-limit", "cpuLimit"],
-    ["sidecar-memory-request", "memoryRequest"],
-    ["sidecar-memory-limit", "memoryLimit"],
-  ] as const) {
-    const q = need(flag);
-    if (q === "") continue;
-    if (quantityParser.parse(q).ok) resources[field] = q;
-    else problems.push(`--${flag} ${JSON.stringify(q)} is not a resource quantity`);
-  }
-  const runAsUser = integer("sidecar-run-as-user", 1, 2 ** 31 - 1);
-  const runAsGroup = integer("sidecar-run-as-group", 0, 2 ** 31 - 1);
-  const settings: InjectorSettings = {
-    sidecarImage,
-    ...(pullPolicy ? { sidecarImagePullPolicy: pullPolicy as ImagePullPolicy } : {}),
-    logLevel: sidecarLogLevel as LogLevel,
-    logAsJson: bool("sidecar-log-as-json"),
-    nativeSidecar: bool("native-sidecar"),
-    resources,
-    ...(runAsUser !== undefined ? { runAsUser } : {}),
-    ...(runAsGroup !== undefined ? { runAsGroup } : {}),
-  };
+  const settings = sidecarSettingsFromFlags(values, problems);
 
   const maxRequestBytes =
     integer("max-request-bytes", 64 * 1024, 64 * 1024 * 1024) ?? DEFAULT_MAX_REQUEST_BYTES;

@@ -1,0 +1,113 @@
+// The injector's sidecar settings as command-line flags. The injector injects with them; the
+// controller takes the same flags to tell which running sidecars are stale (the chart passes
+// both the same values). Declared once here so the two cannot drift.
+import type { Flag } from "../cli.ts";
+import { boolean as booleanParser, image as imageParser, quantity as quantityParser } from "./annotations.ts";
+import {
+  IMAGE_PULL_POLICIES,
+  LOG_LEVELS,
+  defaultInjectorSettings as defaults,
+  type ImagePullPolicy,
+  type InjectorSettings,
+  type LogLevel,
+  type SidecarResources,
+} from "./settings.ts";
+
+const str = (description: string, dflt?: string): Flag =>
+  dflt === undefined ? { type: "string", description } : { type: "string", default: dflt, description };
+
+export const sidecarSettingsFlags: Record<string, Flag> = {
+  "sidecar-image": str(
+    "daprd image injected unless dapr.io/sidecar-image says otherwise",
+    defaults.sidecarImage,
+  ),
+  "sidecar-image-pull-policy": str(
+    "imagePullPolicy of the sidecar: Always, IfNotPresent, Never (default: unset)",
+  ),
+  "sidecar-log-level": str("Default of dapr.io/log-level", defaults.logLevel),
+  "sidecar-log-as-json": str("Default of dapr.io/log-as-json", String(defaults.logAsJson)),
+  "native-sidecar": str(
+    "Default of dapr.io/enable-native-sidecar (daprd as an init container with restartPolicy Always)",
+    String(defaults.nativeSidecar),
+  ),
+  "sidecar-cpu-request": str(
+    "Default of dapr.io/sidecar-cpu-request (empty: none)",
+    defaults.resources.cpuRequest,
+  ),
+  "sidecar-cpu-limit": str("Default of dapr.io/sidecar-cpu-limit (empty: none)", defaults.resources.cpuLimit),
+  "sidecar-memory-request": str(
+    "Default of dapr.io/sidecar-memory-request (empty: none)",
+    defaults.resources.memoryRequest,
+  ),
+  "sidecar-memory-limit": str(
+    "Default of dapr.io/sidecar-memory-limit (empty: none)",
+    defaults.resources.memoryLimit,
+  ),
+  "sidecar-run-as-user": str("Fixed uid of the sidecar (default: the image's non-root user)"),
+  "sidecar-run-as-group": str("Fixed gid of the sidecar (default: the image's group)"),
+};
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** The settings the flags describe; every problem is pushed onto `problems`. */
+export function sidecarSettingsFromFlags(values: Values, problems: string[]): InjectorSettings {
+  const get = (k: string): string | undefined => {
+    const v = values[k];
+    return typeof v === "string" ? v : undefined;
+  };
+  const need = (k: string): string =>
+    get(k) ?? (sidecarSettingsFlags[k]?.default as string | undefined) ?? "";
+  const integer = (k: string, min: number, max: number): number | undefined => {
+    const raw = get(k);
+    if (raw === undefined || raw === "") return undefined;
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < min || n > max) {
+      problems.push(`--${k} ${JSON.stringify(raw)}: want an integer from ${min} to ${max}`);
+      return undefined;
+    }
+    return n;
+  };
+  const bool = (k: string): boolean => {
+    const parsed = booleanParser.parse(need(k));
+    if (!parsed.ok) problems.push(`--${k} ${JSON.stringify(need(k))}: want true or false`);
+    return parsed.ok ? parsed.value : false;
+  };
+
+  const sidecarImage = need("sidecar-image");
+  if (!imageParser.parse(sidecarImage).ok)
+    problems.push(`--sidecar-image ${JSON.stringify(sidecarImage)} is not an image reference`);
+  const pullPolicy = get("sidecar-image-pull-policy");
+  if (pullPolicy !== undefined && !IMAGE_PULL_POLICIES.includes(pullPolicy as ImagePullPolicy)) {
+    problems.push(
+      `--sidecar-image-pull-policy ${JSON.stringify(pullPolicy)}: want ${IMAGE_PULL_POLICIES.join(", ")}`,
+    );
+  }
+  const sidecarLogLevel = need("sidecar-log-level");
+  if (!LOG_LEVELS.includes(sidecarLogLevel as LogLevel)) {
+    problems.push(`--sidecar-log-level ${JSON.stringify(sidecarLogLevel)}: want ${LOG_LEVELS.join(", ")}`);
+  }
+  const resources: SidecarResources = {};
+  for (const [flag, field] of [
+    ["sidecar-cpu-request", "cpuRequest"],
+    ["sidecar-cpu-limit", "cpuLimit"],
+    ["sidecar-memory-request", "memoryRequest"],
+    ["sidecar-memory-limit", "memoryLimit"],
+  ] as const) {
+    const q = need(flag);
+    if (q === "") continue;
+    if (quantityParser.parse(q).ok) resources[field] = q;
+    else problems.push(`--${flag} ${JSON.stringify(q)} is not a resource quantity`);
+  }
+  const runAsUser = integer("sidecar-run-as-user", 1, 2 ** 31 - 1);
+  const runAsGroup = integer("sidecar-run-as-group", 0, 2 ** 31 - 1);
+  return {
+    sidecarImage,
+    ...(pullPolicy ? { sidecarImagePullPolicy: pullPolicy as ImagePullPolicy } : {}),
+    logLevel: sidecarLogLevel as LogLevel,
+    logAsJson: bool("sidecar-log-as-json"),
+    nativeSidecar: bool("native-sidecar"),
+    resources,
+    ...(runAsUser !== undefined ? { runAsUser } : {}),
+    ...(runAsGroup !== undefined ? { runAsGroup } : {}),
+  };
+}
