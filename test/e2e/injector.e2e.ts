@@ -143,10 +143,14 @@ describe("injector", function () {
   });
 
   after(async function () {
-    this.timeout(60_000);
+    this.timeout(150_000);
     await injector?.stop();
-    // Never leave a failurePolicy=Fail webhook behind that points at a stopped process.
-    await kubectl(["delete", "mutatingwebhookconfiguration", CONFIG_NAME, "--ignore-not-found"]);
+    // Never leave a failurePolicy=Fail webhook behind that points at a stopped process, even if
+    // the shared API server is briefly away (other specs restart it).
+    await eventually(
+      () => kubectl(["delete", "mutatingwebhookconfiguration", CONFIG_NAME, "--ignore-not-found"]),
+      { timeoutMs: 120_000, intervalMs: 2000 },
+    );
     await api
       .core()
       .deleteNamespace({ name: SYSTEM_NAMESPACE })
