@@ -89,11 +89,12 @@ describe("crds/", () => {
         expect(defaultedNodes(schema)).to.deep.equal([]);
       });
 
-      it("types status like metav1.Condition plus observedGeneration and appCount", () => {
+      it("types status like metav1.Condition plus observedGeneration, appCount and staleSidecars", () => {
         const status = versionSchema(crd).properties?.status;
         expect(Object.keys(status?.properties ?? {})).to.have.members([
           "observedGeneration",
           "appCount",
+          "staleSidecars",
           "conditions",
         ]);
         const conditions = status?.properties?.conditions;

@@ -88,6 +88,11 @@ export interface ResourceStatus {
   /** Number of apps (namespace and app-id) whose sidecar config currently includes this resource. */
   appCount?: number;
   /**
+   * Number of running pods of the apps it reaches whose injected sidecar differs from what the
+   * injector would inject now (a new image or new settings); restart their workloads to update them.
+   */
+  staleSidecars?: number;
+  /**
    * Current state of the resource. The Ready condition says whether it was delivered to the sidecars
    * it reaches.
    */

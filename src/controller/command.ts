@@ -5,6 +5,7 @@ import type { Command } from "../cli.ts";
 import { loadKubeConfig } from "../shared/kube.ts";
 import { createLogger } from "../shared/log.ts";
 import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
+import { sidecarSettingsFlags, sidecarSettingsFromFlags } from "../injector/settings-flags.ts";
 import { Manager } from "./manager.ts";
 import { createKubeHttp } from "./runtime/kube-http.ts";
 import { LeaderElector, defaultIdentity, kubeLeaseStore } from "./runtime/leader-election.ts";
@@ -37,6 +38,8 @@ export const controllerCommand: Command = {
     },
     concurrency: { type: "string", default: "4", description: "Keys reconciled at once per queue" },
     "log-level": { type: "string", default: process.env.LOG_LEVEL ?? "info", description: "pino log level" },
+    // The injector's sidecar settings: pods injected with other ones are reported as stale.
+    ...sidecarSettingsFlags,
   },
   async run(values) {
     const log = createLogger("controller", values["log-level"] as string);
@@ -46,13 +49,25 @@ export const controllerCommand: Command = {
     collectDefaultMetrics({ register: registry });
     const leaseSeconds = Number(values["lease-duration"]);
     const concurrency = Number(values.concurrency);
+    const problems: string[] = [];
     if (!Number.isInteger(leaseSeconds) || leaseSeconds < 2)
-      throw new Error("--lease-duration: want an integer >= 2");
+      problems.push("--lease-duration: want an integer >= 2");
     if (!Number.isInteger(concurrency) || concurrency < 1)
-      throw new Error("--concurrency: want an integer >= 1");
-
+      problems.push("--concurrency: want an integer >= 1");
+    const sidecarSettings = sidecarSettingsFromFlags(values, problems);
+    if (problems.length > 0) {
+      console.error(`outrigger controller: ${problems.join("\n")}`);
+      return 2;
+    }
     const namespace = values["watch-namespace"] as string | undefined;
-    const manager = new Manager({ http, log, registry, concurrency, ...(namespace ? { namespace } : {}) });
+    const manager = new Manager({
+      http,
+      log,
+      registry,
+      concurrency,
+      sidecarSettings,
+      ...(namespace ? { namespace } : {}),
+    });
     const ops = await startOpsServer({
       address: values["ops-address"] as string,
       registry,

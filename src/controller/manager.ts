@@ -22,6 +22,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Component, Configuration } from "../apis/types.ts";
+import { defaultInjectorSettings, type InjectorSettings } from "../injector/settings.ts";
 import {
   APP_ID_LABEL,
   MANAGED_BY_LABEL,
@@ -54,6 +55,12 @@ import {
   type SidecarConfig,
 } from "./sidecar-config.ts";
 import { componentStatus, configurationStatus, statusChanged, type ResourceStatus } from "./status.ts";
+import {
+  STALE_SIDECAR_REASON,
+  staleSidecar,
+  withStaleSidecars,
+  type StaleSidecar,
+} from "./stale-sidecars.ts";
 import { WriteTracker } from "./write-tracker.ts";
 
 const SECRET_REF_INDEX = "secretRef";
@@ -70,6 +77,8 @@ export interface ManagerOptions {
   resyncPeriodMs?: number;
   /** Watch and reconcile only this namespace; all namespaces when undefined. */
   namespace?: string;
+  /** What the injector injects now; pods injected otherwise have stale sidecars. */
+  sidecarSettings?: InjectorSettings;
 }
 
 type DaprResource = Component | Configuration;
@@ -81,6 +90,7 @@ interface ControllerMetrics {
   writes: Counter<"resource" | "verb">;
   apps: Gauge;
   components: Gauge;
+  staleSidecars: Gauge;
 }
 
 function controllerMetrics(registry: Registry): ControllerMetrics {
@@ -111,6 +121,11 @@ function controllerMetrics(registry: Registry): ControllerMetrics {
       registers,
     }),
     components: new Gauge({ name: "outrigger_components", help: "Components in the cache.", registers }),
+    staleSidecars: new Gauge({
+      name: "outrigger_stale_sidecars",
+      help: "Running pods whose injected sidecar differs from what the injector would inject now.",
+      registers,
+    }),
   };
 }
 
@@ -141,6 +156,10 @@ export class Manager {
   private readonly knownApps = new Map<string, Set<string>>();
   private readonly reportedEvents = new Set<string>();
   private readonly writes = new WriteTracker();
+  /** Pods with a stale sidecar, by pod key; kept by the pod handler on every replica. */
+  private readonly stale = new Map<string, StaleSidecar>();
+  /** Fingerprint of each app's stale pods as its status last saw them. */
+  private readonly staleSeen = new Map<string, string>();
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
@@ -265,10 +284,25 @@ export class Manager {
     for (const i of Object.values(this.workloads)) {
       (i as Informer<KubernetesObject>).addEventHandler(onNamespaceOf((o) => this.enqueueNamespace(ns(o))));
     }
+    const settings = this.opts.sidecarSettings ?? defaultInjectorSettings;
+    const trackStale = (p: V1Pod, gone = false) => {
+      const key = `${ns(p)}/${p.metadata?.name}`;
+      const s = gone ? undefined : staleSidecar(p, settings);
+      if (s) this.stale.set(key, s);
+      else this.stale.delete(key);
+      this.metrics.staleSidecars.set(this.stale.size);
+    };
     this.pods.addEventHandler({
-      onAdd: (p) => this.enqueueNamespace(ns(p)),
-      onDelete: (p) => this.enqueueNamespace(ns(p)),
+      onAdd: (p) => {
+        trackStale(p);
+        this.enqueueNamespace(ns(p));
+      },
+      onDelete: (p) => {
+        trackStale(p, true);
+        this.enqueueNamespace(ns(p));
+      },
       onUpdate: (a, b) => {
+        trackStale(b);
         if (podIdentity(a) !== podIdentity(b)) this.enqueueNamespace(ns(b));
       },
     });
@@ -402,6 +436,24 @@ export class Manager {
       if (name && contentHash(before?.configuration ?? null) !== contentHash(after?.configuration ?? null))
         this.queues?.status.add(`Configuration/${namespace}/${name}`);
     }
+
+    // Stale sidecars of the app: an Event per pod, and the status of what the app uses.
+    const stale = this.staleOf(namespace, new Set([appId]));
+    for (const s of stale) {
+      await this.event(
+        { kind: "Pod", apiVersion: "v1", namespace, name: s.pod },
+        "Warning",
+        STALE_SIDECAR_REASON,
+        s.message,
+      );
+    }
+    const fingerprint = contentHash(stale.map((s) => [s.pod, s.reasons]));
+    if (this.staleSeen.get(key) !== fingerprint) {
+      this.staleSeen.set(key, fingerprint);
+      for (const r of after?.components ?? []) this.queues?.status.add(`Component/${namespace}/${r.name}`);
+      const cfg = cfgName(after);
+      if (cfg) this.queues?.status.add(`Configuration/${namespace}/${cfg}`);
+    }
   }
 
   private async applySidecarConfig(app: App, log: Logger): Promise<SidecarConfig> {
@@ -502,12 +554,21 @@ export class Manager {
     const obj = informer.cache.getByName(namespace, name) as DaprResource | undefined;
     if (!obj) return;
     const now = new Date(this.clock.now());
-    const configs = [...this.results.entries()]
-      .filter(([k]) => k.startsWith(`${namespace}/`))
-      .map(([, c]) => c);
+    const inNamespace = [...this.results.entries()].filter(([k]) => k.startsWith(`${namespace}/`));
+    const configs = inNamespace.map(([, c]) => c);
+    // The apps this resource reaches, for their stale sidecars.
+    const reached = new Set(
+      inNamespace
+        .filter(([, c]) =>
+          kind === "Component"
+            ? c.components.some((r) => r.name === name && r.served !== "none")
+            : c.configuration.name === name,
+        )
+        .map(([k]) => splitKey(k).name),
+    );
     const previous = (obj as { status?: ResourceStatus }).status;
     const secrets: SecretLookup = (ns, n) => this.secrets.cache.getByName(ns, n);
-    const next =
+    const base =
       kind === "Component"
         ? componentStatus(
             obj as Component,
@@ -523,6 +584,7 @@ export class Manager {
             previous,
             resolveConfiguration(obj as Configuration, secrets),
           );
+    const next = withStaleSidecars(base, this.staleOf(namespace, reached), now, previous);
     const fingerprint = contentHash(next);
     const trackKey = `Status/${key}`;
     if (!statusChanged(previous, next) || this.writes.alreadyWritten(trackKey, fingerprint)) return;
@@ -541,6 +603,13 @@ export class Manager {
     this.metrics.writes.inc({ resource: "status", verb: "patch" });
     this.writes.recordWrite(trackKey, patched?.metadata?.resourceVersion, fingerprint);
     log.info({ ready: next.conditions?.[0]?.status, reason: next.conditions?.[0]?.reason }, "status updated");
+  }
+
+  /** Stale sidecars of the given apps of a namespace, sorted by pod name. */
+  private staleOf(namespace: string, appIds: ReadonlySet<string>): StaleSidecar[] {
+    return [...this.stale.values()]
+      .filter((s) => s.namespace === namespace && appIds.has(s.appId))
+      .sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
   }
 
   // --- Writes ------------------------------------------------------------------------------

@@ -136,6 +136,7 @@ function comparable(s: ResourceStatus | undefined): unknown {
   return {
     observedGeneration: s?.observedGeneration,
     appCount: s?.appCount,
+    staleSidecars: s?.staleSidecars,
     conditions: [...(s?.conditions ?? [])].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)),
   };
 }

@@ -1,0 +1,124 @@
+// Stale sidecars: pods whose injected daprd differs from what the injector would inject now.
+// A pod keeps its sidecar until it is restarted, so after an upgrade (a new image, or new
+// injector settings) the running pods lag behind. The injector records what it injected in
+// the pod's status annotation; this compares that record with the current settings. Pure.
+import type { V1Pod } from "@kubernetes/client-node";
+import { currentSidecarStatus } from "../injector/decide.ts";
+import type { InjectorSettings } from "../injector/settings.ts";
+import type { Condition, ResourceStatus } from "../apis/types.ts";
+import { APP_ID_LABEL, SIDECAR_STATUS_ANNOTATION, type SidecarStatus } from "../shared/sidecar-config.ts";
+
+export const SIDECARS_CURRENT_CONDITION = "SidecarsCurrent";
+export const STALE_SIDECAR_REASON = "StaleSidecar";
+
+export type StaleReason = "image" | "settings";
+
+export interface StaleSidecar {
+  namespace: string;
+  pod: string;
+  appId: string;
+  reasons: StaleReason[];
+  message: string;
+}
+
+/** The pod's injected-sidecar record, or undefined when the pod was not injected by Outrigger. */
+export function injectedSidecarStatus(pod: V1Pod): SidecarStatus | undefined {
+  const raw = pod.metadata?.annotations?.[SIDECAR_STATUS_ANNOTATION];
+  if (raw === undefined) return undefined;
+  try {
+    const v = JSON.parse(raw) as Partial<SidecarStatus>;
+    if (typeof v.image !== "string" || typeof v.settingsHash !== "string") return undefined;
+    return {
+      version: typeof v.version === "string" ? v.version : "",
+      image: v.image,
+      settingsHash: v.settingsHash,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the pod's sidecar is stale under `settings`. Pods that are finished or terminating
+ * do not count: restarting them changes nothing.
+ */
+export function staleSidecar(pod: V1Pod, settings: InjectorSettings): StaleSidecar | undefined {
+  const injected = injectedSidecarStatus(pod);
+  if (!injected) return undefined;
+  const phase = pod.status?.phase;
+  if (pod.metadata?.deletionTimestamp || phase === "Succeeded" || phase === "Failed") return undefined;
+  const annotations = pod.metadata?.annotations ?? {};
+  const now = currentSidecarStatus(annotations, pod.metadata?.name, settings);
+  // Annotations the current injector would reject: it would deny the pod rather than inject
+  // it differently, so there is no "current" sidecar to compare with.
+  if (!now.ok) return undefined;
+  const reasons: StaleReason[] = [];
+  const parts: string[] = [];
+  if (injected.image !== now.image) {
+    reasons.push("image");
+    parts.push(`image ${injected.image}, now ${now.image}`);
+  }
+  if (injected.settingsHash !== now.settingsHash) {
+    reasons.push("settings");
+    parts.push(`settings ${injected.settingsHash}, now ${now.settingsHash}`);
+  }
+  if (reasons.length === 0) return undefined;
+  const namespace = pod.metadata?.namespace ?? "";
+  const name = pod.metadata?.name ?? "";
+  return {
+    namespace,
+    pod: name,
+    appId: pod.metadata?.labels?.[APP_ID_LABEL] ?? "",
+    reasons,
+    message: `sidecar of pod ${namespace}/${name} is stale (${parts.join("; ")}): restart its workload to update it`,
+  };
+}
+
+/**
+ * `status` with the stale sidecars of the apps a resource reaches: the count and a
+ * SidecarsCurrent condition (its transition time moves only when its status flips).
+ */
+export function withStaleSidecars(
+  status: ResourceStatus,
+  stale: readonly StaleSidecar[],
+  now: Date,
+  previous: ResourceStatus | undefined,
+): ResourceStatus {
+  const current = stale.length === 0;
+  const names = stale
+    .map((s) => s.pod)
+    .sort()
+    .slice(0, 5);
+  const more = stale.length > names.length ? ` and ${stale.length - names.length} more` : "";
+  const condition: Omit<Condition, "lastTransitionTime"> = current
+    ? {
+        type: SIDECARS_CURRENT_CONDITION,
+        status: "True",
+        reason: "SidecarsCurrent",
+        message: "Every pod of the apps it reaches runs the sidecar the injector would inject now",
+      }
+    : {
+        type: SIDECARS_CURRENT_CONDITION,
+        status: "False",
+        reason: STALE_SIDECAR_REASON,
+        message: `${stale.length} pod${stale.length === 1 ? "" : "s"} run a stale sidecar (${names.join(", ")}${more}); restart their workloads`,
+      };
+  const before = previous?.conditions?.find((c) => c.type === SIDECARS_CURRENT_CONDITION);
+  const lastTransitionTime =
+    before && before.status === condition.status && before.lastTransitionTime
+      ? before.lastTransitionTime
+      : now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const generation = status.observedGeneration;
+  return {
+    ...status,
+    staleSidecars: stale.length,
+    conditions: [
+      ...(status.conditions ?? []).filter((c) => c.type !== SIDECARS_CURRENT_CONDITION),
+      {
+        ...condition,
+        ...(generation === undefined ? {} : { observedGeneration: generation }),
+        lastTransitionTime,
+      },
+    ],
+  };
+}
