@@ -50,10 +50,11 @@ function commandHelp(name: string, cmd: Command): string {
     for (const [flag, opt] of flags) {
       const doc = opt.description;
       const dflt = opt.default === undefined ? "" : ` (default: ${String(opt.default)})`;
-      lines.push(`  --${flag}${opt.type === "string" ? " <value>" : ""}`.padEnd(34) + doc + dflt);
+      const name = `  --${flag}${opt.type === "string" ? " <value>" : ""}`;
+      lines.push(`${name.padEnd(38)} ${doc}${dflt}`);
     }
   }
-  lines.push("  --help".padEnd(34) + `Show help for '${name}'`);
+  lines.push(`${"  --help".padEnd(38)} Show help for '${name}'`);
   return lines.join("\n");
 }
 

@@ -29,7 +29,10 @@ const core = () => cluster().kc.makeApiClient(CoreV1Api);
 const apps = () => cluster().kc.makeApiClient(AppsV1Api);
 const custom = () => cluster().kc.makeApiClient(CustomObjectsApi);
 
-async function startController(namespace: string, extra: string[] = []): Promise<OutriggerProcess> {
+async function startController(
+  namespace: string,
+  extra: string[] = [],
+): Promise<OutriggerProcess & { opsPort: number }> {
   const port = await freePort();
   const proc = startOutrigger("controller", [
     "--watch-namespace",
@@ -46,6 +49,39 @@ async function startController(namespace: string, extra: string[] = []): Promise
       expect(res.status, "controller /readyz").to.equal(200);
     },
     { timeoutMs: 30_000 },
+  );
+  return Object.assign(proc, { opsPort: port });
+}
+
+/** An injector for the pods of one namespace, with its own system namespace and webhook. */
+async function startScopedInjector(
+  appNamespace: string,
+  systemNamespace: string,
+  sidecarImage: string,
+): Promise<OutriggerProcess> {
+  const [port, opsPort] = [await freePort(), await freePort()];
+  const proc = startOutrigger("injector", [
+    "--namespace",
+    systemNamespace,
+    "--listen-address",
+    `127.0.0.1:${port}`,
+    "--ops-address",
+    `127.0.0.1:${opsPort}`,
+    "--webhook-url",
+    `https://127.0.0.1:${port}/mutate`,
+    "--webhook-config-name",
+    `outrigger-injector-${systemNamespace}`,
+    "--webhook-namespace-selector",
+    `kubernetes.io/metadata.name=${appNamespace}`,
+    "--sidecar-image",
+    sidecarImage,
+  ]);
+  await eventually(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${opsPort}/readyz`);
+      expect(res.status, "injector /readyz").to.equal(200);
+    },
+    { timeoutMs: 60_000 },
   );
   return proc;
 }
@@ -458,5 +494,70 @@ describe("controller", function () {
       (original.spec as unknown as { type: string }).type,
     );
     expect(rendered.kind).to.equal("Component");
+  });
+
+  it("reports pods whose sidecar is stale after the injector's image changed", async function () {
+    const system = `${ns.name}-sys`.slice(0, 63);
+    await core().createNamespace({ body: { metadata: { name: system } } });
+    const oldImage = "ghcr.io/dapr/daprd:1.18.3";
+    const newImage = "ghcr.io/dapr/daprd:1.19.0";
+    let injector = await startScopedInjector(ns.name, system, oldImage);
+    try {
+      await applyComponent(ns.name, component("store", "redis:6379"));
+      await createApp(ns.name, "legacy");
+      const podName = await eventually(
+        async () => {
+          const pods = (await core().listNamespacedPod({ namespace: ns.name, labelSelector: "app=legacy" }))
+            .items;
+          const daprd = pods[0]?.spec?.initContainers?.find((c) => c.name === "daprd");
+          expect(daprd?.image, "the injected sidecar").to.equal(oldImage);
+          return pods[0]!.metadata!.name!;
+        },
+        { timeoutMs: 60_000 },
+      );
+
+      // The upgrade: the injector and the controller now carry the new image.
+      await injector.stop();
+      injector = await startScopedInjector(ns.name, system, newImage);
+      const controller = await startController(ns.name, ["--sidecar-image", newImage]);
+
+      await eventually(
+        async () => {
+          const events = await core().listNamespacedEvent({
+            namespace: ns.name,
+            fieldSelector: `reason=StaleSidecar,involvedObject.name=${podName}`,
+          });
+          expect(events.items, "a StaleSidecar Event on the pod").to.have.length.greaterThan(0);
+          expect(events.items[0]?.message).to.contain(oldImage).and.contain(newImage);
+          const metrics = await (await fetch(`http://127.0.0.1:${controller.opsPort}/metrics`)).text();
+          expect(metrics).to.match(/^outrigger_stale_sidecars 1$/m);
+          const c = await componentStatus(ns.name, "store");
+          expect(c.status?.staleSidecars).to.equal(1);
+          const cond = (c.status?.conditions as Array<Record<string, string>> | undefined)?.find(
+            (x) => x.type === "SidecarsCurrent",
+          );
+          expect(cond?.status).to.equal("False");
+          expect(cond?.message).to.contain(podName);
+        },
+        { timeoutMs: 30_000 },
+      );
+
+      // Restarting the workload's pod brings the new sidecar, and the report clears.
+      await core().deleteNamespacedPod({ namespace: ns.name, name: podName });
+      await eventually(
+        async () => {
+          const c = await componentStatus(ns.name, "store");
+          expect(c.status?.staleSidecars).to.equal(0);
+          const metrics = await (await fetch(`http://127.0.0.1:${controller.opsPort}/metrics`)).text();
+          expect(metrics).to.match(/^outrigger_stale_sidecars 0$/m);
+        },
+        { timeoutMs: 60_000 },
+      );
+    } finally {
+      await injector.stop();
+      await core()
+        .deleteNamespace({ name: system })
+        .catch(() => undefined);
+    }
   });
 });
