@@ -33,7 +33,7 @@ import {
 import { appKey, appsFromObjects, type App, type AppsResult } from "./apps.ts";
 import { desiredAppService, serviceChange, serviceForUpdate } from "./app-service.ts";
 import { contentHash } from "./hash.ts";
-import { isNotFound, isAlreadyExists } from "./runtime/api-errors.ts";
+import { isNotFound, isAlreadyExists } from "../shared/api-errors.ts";
 import { splitKey } from "./runtime/cache.ts";
 import type { Clock } from "./runtime/clock.ts";
 import { realClock } from "./runtime/clock.ts";

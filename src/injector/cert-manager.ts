@@ -14,7 +14,7 @@ import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { CoreV1Api, V1Secret } from "@kubernetes/client-node";
 import forge from "node-forge";
-import { classifyApiError } from "../controller/runtime/api-errors.ts";
+import { classifyApiError } from "../shared/api-errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../shared/sidecar-config.ts";
 import {

@@ -2,7 +2,7 @@
 // chart owns the object and the injector only writes its CA into `caBundle`. For a local run
 // (`--webhook-url`) the injector registers itself: it creates or updates the whole object.
 import type { AdmissionregistrationV1Api, V1MutatingWebhookConfiguration } from "@kubernetes/client-node";
-import { classifyApiError } from "../controller/runtime/api-errors.ts";
+import { classifyApiError } from "../shared/api-errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../shared/sidecar-config.ts";
 import { retryLoop } from "./retry-loop.ts";

@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { classifyApiError } from "../../src/controller/runtime/api-errors.ts";
+import { classifyApiError } from "../../src/shared/api-errors.ts";
 import { Informer } from "../../src/controller/runtime/informer.ts";
 import { createKubeHttp } from "../../src/controller/runtime/kube-http.ts";
 import {

@@ -1,5 +1,5 @@
 // The controller runtime's public surface; see docs/controller-runtime.md.
-export * from "./api-errors.ts";
+export * from "../../shared/api-errors.ts";
 export * from "./backoff.ts";
 export * from "./cache.ts";
 export * from "./clock.ts";

@@ -2,7 +2,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { KubeApiError } from "./api-errors.ts";
+import { KubeApiError } from "../../shared/api-errors.ts";
 import { FakeClock, flushPromises } from "./fake-clock.ts";
 import { Informer, enqueueHandler, restartReasonOf, type EventHandler } from "./informer.ts";
 import { runtimeMetrics } from "./metrics.ts";

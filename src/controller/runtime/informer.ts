@@ -9,7 +9,7 @@
 //     dropped something converges anyway.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { classifyApiError } from "./api-errors.ts";
+import { classifyApiError } from "../../shared/api-errors.ts";
 import { Backoff, type BackoffPolicy } from "./backoff.ts";
 import { ObjectCache, objectKey, type IndexFunc, type ObjectCacheReader } from "./cache.ts";
 import { realClock, sleep, type Clock, type TimerHandle } from "./clock.ts";

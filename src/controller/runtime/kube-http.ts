@@ -6,7 +6,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import http from "node:http";
 import https from "node:https";
-import { KubeApiError, RequestTimeoutError, parseRetryAfter, parseStatus } from "./api-errors.ts";
+import { KubeApiError, RequestTimeoutError, parseRetryAfter, parseStatus } from "../../shared/api-errors.ts";
 
 export type Query = Record<string, string | number | boolean | undefined>;
 

@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { classifyApiError } from "./api-errors.ts";
+import { classifyApiError } from "../../shared/api-errors.ts";
 import { realClock, sleep, type Clock } from "./clock.ts";
 import type { KubeHttp } from "./kube-http.ts";
 import type { RuntimeMetrics } from "./metrics.ts";

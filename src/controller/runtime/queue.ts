@@ -6,7 +6,7 @@
 //     a TerminalError, or an API error that retrying cannot fix (400/422), is not retried;
 //   - shutdown stops new adds, cancels pending retries and waits for the work to finish.
 import type { Logger } from "pino";
-import { classifyApiError } from "./api-errors.ts";
+import { classifyApiError } from "../../shared/api-errors.ts";
 import { backoffDelayMs, type BackoffPolicy } from "./backoff.ts";
 import { realClock, type Clock, type TimerHandle } from "./clock.ts";
 import type { RuntimeMetrics } from "./metrics.ts";

@@ -2,7 +2,7 @@ import { KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { expect } from "chai";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { KubeApiError, classifyApiError } from "./api-errors.ts";
+import { KubeApiError, classifyApiError } from "../../shared/api-errors.ts";
 import { createKubeHttp } from "./kube-http.ts";
 import { resourcePath, resources } from "./resource.ts";
 import { WatchDecodeError, kubeListerWatcher, parseWatchLine, type WatchEvent } from "./watch.ts";

@@ -2,7 +2,7 @@
 // parameters that make them trustworthy (resourceVersion, bookmarks, server-side timeouts, pages).
 // Expected stream endings are values; errors (including 410 in either form) are thrown.
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { KubeApiError, isGone, parseStatus } from "./api-errors.ts";
+import { KubeApiError, isGone, parseStatus } from "../../shared/api-errors.ts";
 import type { KubeHttp, Query } from "./kube-http.ts";
 import { resourcePath, type ResourceType } from "./resource.ts";
 
