@@ -1,13 +1,21 @@
 // The two sides of the CRDs' contract, shared by the unit tests and the e2e spec: the
 // resources of Dapr's documentation (../shared/conformance/dapr-docs), which must all be
 // accepted, and src/apis/testdata/invalid-resources.yaml, which must all be rejected.
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseManifests, type DaprKind } from "./crd-schema.ts";
 
-/** Dapr docs' resources, one directory per kind and version; beside the repository, as in CI. */
-export const DAPR_DOCS_CORPUS_DIR =
+/**
+ * Dapr docs' resources, one directory per kind and version. They live beside the repository
+ * (../shared/conformance); a clone elsewhere on the same machine (CI) finds the workspace copy.
+ * $OUTRIGGER_DAPR_DOCS_CORPUS overrides both. A missing corpus fails the tests that need it.
+ */
+export const DAPR_DOCS_CORPUS_DIR: string =
   process.env.OUTRIGGER_DAPR_DOCS_CORPUS ??
+  [
+    fileURLToPath(new URL("../../../shared/conformance/dapr-docs/", import.meta.url)),
+    "/work/shared/conformance/dapr-docs/",
+  ].find((dir) => existsSync(dir)) ??
   fileURLToPath(new URL("../../../shared/conformance/dapr-docs/", import.meta.url));
 
 const CORPUS_SUBDIR: Record<DaprKind, string> = {

@@ -7,6 +7,7 @@
 // The webhook fails closed. So that it can never block pods of other specs in the shared
 // cluster, its namespaceSelector matches only this run's app namespace, and after() removes
 // it whatever happened.
+import { corpusFiles } from "../../src/apis/conformance.ts";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -587,10 +588,9 @@ describe("deploying Outrigger with the Helm chart", function () {
   });
 
   it("uninstalls, keeping the CRDs and the users' Components", async function () {
-    const component = readFileSync(
-      "/work/shared/conformance/dapr-docs/component-v1alpha1/022-lications-building-blocks-state-management-howto-share-state.yaml",
-      "utf8",
-    ).replace(/^\s+namespace: .*$/m, "");
+    const file = corpusFiles("Component").find((f) => f.name.includes("howto-share-state"));
+    expect(file, "a Component of Dapr's docs").to.not.equal(undefined);
+    const component = file!.text.replace(/^\s+namespace: .*$/m, "");
     await kubectl(["apply", "-f", "-"], { namespace: appNs, input: component });
 
     await helmOk(["uninstall", release, "-n", releaseNs, "--wait"]);
