@@ -6,9 +6,9 @@
 // injector. Ctrl-C stops the processes, removes the webhook registration (a webhook that
 // points at a stopped process would block every pod) and, if it started it, the cluster.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { freePort } from "./lib/free-port.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const run = promisify(execFile);
@@ -17,17 +17,6 @@ const WEBHOOK_CONFIG = "outrigger-injector";
 
 function say(msg: string): void {
   console.error(`start: ${msg}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
 }
 
 async function localClusterUp(): Promise<string> {

@@ -9,7 +9,6 @@
 // it whatever happened.
 import { corpusFiles } from "../../src/apis/conformance.ts";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -28,7 +27,7 @@ import {
 import { cluster, repoRoot } from "./harness/cluster.ts";
 import { dumpNamespace } from "./harness/namespace.ts";
 import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
-import { eventually, kubectl } from "./harness/util.ts";
+import { eventually, freePort, kubectl } from "./harness/util.ts";
 
 const CRDS = ["components.dapr.io", "configurations.dapr.io"];
 const SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.3";
@@ -44,17 +43,6 @@ const RELEASE_NAMESPACE = "meta.helm.sh/release-namespace";
  * runs, from the image hack/kind-e2e.sh built and loaded.
  */
 const inClusterInjector = () => cluster().provider === "kind";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
 
 async function getJson(args: string[], namespace?: string): Promise<KubeObject> {
   const r = await kubectl(["get", ...args, "-o", "json"], namespace ? { namespace } : {});

@@ -5,7 +5,6 @@
 //
 // The webhook only sees namespaces labelled for this run, so a failing spec cannot block pod
 // creation elsewhere in the shared cluster; after() removes it in any case.
-import { createServer } from "node:net";
 import tls from "node:tls";
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { expect } from "chai";
@@ -15,7 +14,7 @@ import { LOOPBACK_HOSTS, splitPemBundle } from "../../src/injector/certs.ts";
 import { cluster } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
 import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
-import { eventually, kubectl, sleep } from "./harness/util.ts";
+import { eventually, freePort, kubectl, sleep } from "./harness/util.ts";
 
 const SCOPE_LABEL = "outrigger.dev/injector-e2e";
 const SCOPE = String(process.pid);
@@ -23,17 +22,6 @@ const SYSTEM_NAMESPACE = `injector-e2e-system-${process.pid}`;
 const CONFIG_NAME = `outrigger-injector-e2e-${process.pid}`;
 const SECRET_NAME = "outrigger-injector-tls";
 const WEBHOOK = "sidecar-injector.outrigger.dev";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
 
 const api = {
   core: () => cluster().kc.makeApiClient(CoreV1Api),

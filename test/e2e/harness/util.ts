@@ -1,7 +1,8 @@
 // Small helpers for e2e specs: kubectl against the test cluster, and retrying assertions.
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { cluster } from "./cluster.ts";
+
+export { freePort } from "../../../hack/lib/free-port.ts";
 
 export interface KubectlResult {
   code: number;
@@ -56,16 +57,4 @@ export async function eventually<T>(
       await sleep(intervalMs);
     }
   }
-}
-
-/** A TCP port that is free on loopback right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
 }
