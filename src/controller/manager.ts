@@ -31,7 +31,7 @@ import {
   sidecarConfigSecretName,
 } from "../shared/sidecar-config.ts";
 import { appKey, appsFromObjects, type App, type AppsResult } from "./apps.ts";
-import { desiredAppService, serviceChange, serviceForUpdate } from "./app-service.ts";
+import { desiredAppService, serviceChange, serviceForUpdate, staleAppServices } from "./app-service.ts";
 import { contentHash } from "./hash.ts";
 import { isNotFound, isAlreadyExists } from "../shared/api-errors.ts";
 import { splitKey } from "./runtime/cache.ts";
@@ -51,6 +51,7 @@ import {
   resolveConfiguration,
   secretForUpdate,
   sidecarConfigSecret,
+  staleSidecarConfigSecrets,
   type SecretLookup,
   type SidecarConfig,
 } from "./sidecar-config.ts";
@@ -356,13 +357,16 @@ export class Manager {
 
   /** Queues every app of the namespace, present or just gone. */
   private enqueueNamespace(namespace: string): void {
-    const current = new Set(this.appsIn(namespace).apps.map((a) => appKey(a.namespace, a.appId)));
-    for (const s of this.secrets.cache.listNamespace(namespace)) {
-      const appId = s.metadata?.labels?.[APP_ID_LABEL];
-      if (appId && isOurs(s)) current.add(appKey(namespace, appId));
-    }
-    for (const key of this.knownApps.get(namespace) ?? []) current.add(key);
-    for (const key of current) this.queues?.apps.add(key);
+    const { apps } = this.appsIn(namespace);
+    const keys = new Set(apps.map((a) => appKey(a.namespace, a.appId)));
+    // Apps that are gone but left objects of ours behind (also from before a restart): prune.
+    const orphans = [
+      ...staleSidecarConfigSecrets(this.secrets.cache.listNamespace(namespace), apps),
+      ...staleAppServices(this.services.cache.listNamespace(namespace), apps),
+    ];
+    for (const o of orphans) keys.add(appKey(namespace, o.metadata?.labels?.[APP_ID_LABEL] ?? ""));
+    for (const key of this.knownApps.get(namespace) ?? []) keys.add(key);
+    for (const key of keys) this.queues?.apps.add(key);
   }
 
   private enqueueStatus(kind: StatusKind, obj: KubernetesObject): void {
