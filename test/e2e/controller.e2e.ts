@@ -560,4 +560,56 @@ describe("controller", function () {
         .catch(() => undefined);
     }
   });
+
+  it("leaves a same-named object without our label alone, and reports conflicting workloads", async function () {
+    await core().createNamespacedSecret({
+      namespace: ns.name,
+      body: { metadata: { name: sidecarConfigSecretName("taken") }, stringData: { mine: "do not touch" } },
+    });
+    for (const name of ["alpha", "beta"]) {
+      await custom().createNamespacedCustomObject({
+        group: "dapr.io",
+        version: "v1alpha1",
+        namespace: ns.name,
+        plural: "configurations",
+        body: { apiVersion: "dapr.io/v1alpha1", kind: "Configuration", metadata: { name }, spec: {} },
+      });
+    }
+    await startController(ns.name);
+    await createApp(ns.name, "taken");
+    // Two workloads, one app-id, two Configurations.
+    await createApp(ns.name, "twin", { "dapr.io/config": "alpha" });
+    await apps().createNamespacedStatefulSet({
+      namespace: ns.name,
+      body: {
+        metadata: { name: "twin-db" },
+        spec: {
+          serviceName: "twin-db",
+          selector: { matchLabels: { app: "twin-db" } },
+          template: {
+            metadata: {
+              labels: { app: "twin-db" },
+              annotations: { "dapr.io/enabled": "true", "dapr.io/app-id": "twin", "dapr.io/config": "beta" },
+            },
+            spec: { containers: [{ name: "db", image: "registry.k8s.io/pause:3.10" }] },
+          },
+        },
+      },
+    });
+    await eventually(async () => {
+      const events = (await core().listNamespacedEvent({ namespace: ns.name })).items;
+      const conflict = events.find((e) => e.reason === "ConflictingObject");
+      expect(conflict?.involvedObject.name, "conflict Event").to.equal(sidecarConfigSecretName("taken"));
+      const twin = events.find((e) => e.reason === "AppConflict");
+      expect(twin?.message, "AppConflict Event").to.contain("twin");
+    });
+    const secret = await readSecret(ns.name, "taken");
+    expect(secret?.metadata?.labels ?? {}).to.not.have.property("app.kubernetes.io/managed-by");
+    expect(Buffer.from(secret?.data?.mine ?? "", "base64").toString()).to.equal("do not touch");
+    // The winner is deterministic: Deployment/twin sorts before StatefulSet/twin-db.
+    const cfg = load(
+      Buffer.from((await readSecret(ns.name, "twin"))?.data?.[CONFIGURATION_KEY] ?? "", "base64").toString(),
+    ) as { metadata: { name: string } };
+    expect(cfg.metadata.name).to.equal("alpha");
+  });
 });
