@@ -1,0 +1,69 @@
+// The cluster the controller benchmark runs on. By default a dedicated local cluster
+// (hack/local-cluster.sh with its own state directory, .outrigger/bench-cluster): the controller
+// under test watches every namespace, and on a shared cluster it would write sidecar configs into
+// other people's test namespaces, while their objects would skew the numbers. --kubeconfig picks
+// an existing cluster instead.
+import { execFile, spawn } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { repoRoot } from "./processes.ts";
+
+const run = promisify(execFile);
+const script = join(repoRoot, "hack/local-cluster.sh");
+export const BENCH_CLUSTER_DIR = join(repoRoot, ".outrigger/bench-cluster");
+
+export interface BenchCluster {
+  kubeconfigPath: string;
+  /** "dedicated" (hack/local-cluster.sh, its own state) or "given" (--kubeconfig). */
+  kind: "dedicated" | "given";
+  /** Takes the dedicated cluster down if this run brought it up, unless asked to keep it. */
+  release(): Promise<void>;
+}
+
+export async function benchCluster(opts: {
+  kubeconfig?: string;
+  keep: boolean;
+  progress: (line: string) => void;
+}): Promise<BenchCluster> {
+  if (opts.kubeconfig) {
+    const kubeconfigPath = opts.kubeconfig;
+    await applyCrds(kubeconfigPath);
+    return { kubeconfigPath, kind: "given", release: async () => {} };
+  }
+  const env = { ...process.env, OUTRIGGER_CLUSTER_DIR: BENCH_CLUSTER_DIR };
+  opts.progress(
+    `controller: starting a dedicated local cluster in ${BENCH_CLUSTER_DIR} (the first run builds Kubernetes)`,
+  );
+  const { kubeconfigPath, alreadyRunning } = await new Promise<{
+    kubeconfigPath: string;
+    alreadyRunning: boolean;
+  }>((resolve, reject) => {
+    const child = spawn(script, ["up"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const m = /^export KUBECONFIG=(.+)$/m.exec(stdout.trim().split("\n").pop() ?? "");
+      if (code !== 0 || !m?.[1]) reject(new Error(`local-cluster.sh up exited ${code}:\n${stderr}`));
+      else resolve({ kubeconfigPath: m[1], alreadyRunning: stderr.includes("already running") });
+    });
+  });
+  await applyCrds(kubeconfigPath);
+  return {
+    kubeconfigPath,
+    kind: "dedicated",
+    async release() {
+      if (alreadyRunning || opts.keep) return;
+      opts.progress("controller: taking the dedicated cluster down");
+      await run(script, ["down"], { env });
+    },
+  };
+}
+
+async function applyCrds(kubeconfigPath: string): Promise<void> {
+  const kubectl = (args: string[]) => run("kubectl", ["--kubeconfig", kubeconfigPath, ...args]);
+  await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(repoRoot, "crds")]);
+  await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "-f", join(repoRoot, "crds")]);
+}

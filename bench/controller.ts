@@ -1,0 +1,753 @@
+// Controller benchmark on a real cluster: the load of controller-load.ts, then the real
+// `outrigger controller` process (its own process, so its RSS is its own) started cold.
+//
+//   cold         controller start -> every app's sidecar config Secret holds all its Components;
+//   propagation  one Component updated at a time -> the new value is in every app in its scope
+//                (watched on the Secrets, from just before the update request);
+//   burst        one Component in every namespace updated at once;
+//   writes       API writes per change, from the controller's outrigger_controller_writes_total;
+//   memory       VmRSS / VmHWM (peak) of the controller process.
+import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { pino } from "pino";
+import { parseSidecarFile } from "../src/controller/sidecar-config.ts";
+import { createInformer } from "../src/controller/runtime/informer.ts";
+import { createKubeHttp, type KubeHttp } from "../src/controller/runtime/kube-http.ts";
+import { resourcePath, resources } from "../src/controller/runtime/resource.ts";
+import { loadKubeConfig } from "../src/shared/kube.ts";
+import {
+  APP_ID_LABEL,
+  COMPONENTS_KEY,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+} from "../src/shared/sidecar-config.ts";
+import { benchCluster } from "./cluster.ts";
+import { summarizeHeapSnapshot, type HeapSnapshot, type HeapSummary } from "./heap.ts";
+import {
+  BENCH_RUN_LABEL,
+  appId,
+  appsInScope,
+  benchComponent,
+  benchConfiguration,
+  benchDeployment,
+  benchNamespace,
+  benchSecret,
+  componentMetadata,
+  componentName,
+  componentsOfApp,
+  namespaceName,
+  revision,
+  type LoadShape,
+} from "./controller-load.ts";
+import { freePort, httpGet, sleep, startNode, type NodeProcess } from "./processes.ts";
+import {
+  formatTable,
+  loadAverage,
+  processCpuSeconds,
+  processMemoryMiB,
+  summarize,
+  type LatencySummary,
+} from "./stats.ts";
+
+export interface ControllerBenchOptions extends LoadShape {
+  /** Component updates timed one after the other. */
+  updates: number;
+  controllerConcurrency: number;
+  /** The Outrigger entry point to run (compiled dist/cli.js, or src/cli.ts). */
+  cli: string;
+  kubeconfig?: string;
+  keepCluster: boolean;
+  /** Take a heap snapshot of the controller at the end and summarize it. */
+  heapSnapshot: boolean;
+  /** Extra node flags for the controller process (e.g. V8 heap sizing). */
+  nodeOptions: string[];
+  outDir: string;
+  progress: (line: string) => void;
+}
+
+/** API writes by "resource/verb", e.g. "secrets/update". */
+export type Writes = Record<string, number>;
+
+export interface ControllerBenchResult {
+  cluster: "dedicated" | "given";
+  shape: LoadShape & { appsTotal: number; componentsTotal: number; watchNamespace?: string };
+  controllerConcurrency: number;
+  controllerNodeOptions: string[];
+  setupSeconds: number;
+  cold: {
+    readySeconds: number | undefined;
+    firstConfigSeconds: number;
+    convergedSeconds: number;
+    /** Until the last write of the start-up (status included) and 2 s of quiet. */
+    settledSeconds: number;
+    cpuSeconds: number | undefined;
+    writes: Writes;
+    idealWrites: Writes;
+    redundantWrites: number;
+  };
+  propagation: {
+    updates: number;
+    /** Per update: time until the last app in scope had the new value. */
+    toEveryAppMs: LatencySummary;
+    /** Per app and update: time until that app had it. */
+    perAppMs: LatencySummary;
+    appsPerUpdate: LatencySummary;
+    secretWrites: number;
+    appsAffected: number;
+    statusWrites: number;
+    otherWrites: Writes;
+    redundantWrites: number;
+    /** Secret changes seen for apps outside the updated Component's scope. */
+    outOfScopeSecretChanges: number;
+  };
+  burst: {
+    components: number;
+    appsAffected: number;
+    convergedMs: number;
+    writes: Writes;
+    redundantWrites: number;
+  };
+  reconcileErrors: number;
+  memoryMiB: { afterCold: number | undefined; end: number | undefined; peak: number | undefined };
+  /** The V8 heap as the controller reports it on /metrics, at the end. */
+  heapMiB: { afterCold: HeapMiB; end: HeapMiB };
+  heapSnapshot?: HeapSummary & { file: string };
+  loadAverage: { start: number; end: number };
+  targets: Record<
+    "coldSeconds" | "p99PropagationMs" | "redundantWrites" | "peakRssMiB",
+    { want: number; got: number; met: boolean }
+  >;
+}
+
+const TARGETS = { coldSeconds: 30, p99PropagationMs: 2000, redundantWrites: 0, peakRssMiB: 200 };
+const CREATE_CONCURRENCY = 32;
+
+/** Runs fn over items with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Counter values of one metric family from a Prometheus text page, keyed by "label1/label2". */
+export function counterValues(text: string, metric: string, labels: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${metric}{`)) continue;
+    const m = /^[^{]+\{([^}]*)\}\s+([0-9.eE+-]+)$/.exec(line);
+    if (!m) continue;
+    const found = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    const key = labels.map((l) => found[l] ?? "").join("/");
+    out[key] = (out[key] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+/** One unlabelled gauge from a Prometheus text page. */
+export function gaugeValue(text: string, metric: string): number {
+  const m = new RegExp(`^${metric}\\s+([0-9.eE+-]+)$`, "m").exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+export function writesDelta(after: Writes, before: Writes): Writes {
+  const out: Writes = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
+
+const total = (w: Writes) => Object.values(w).reduce((a, b) => a + b, 0);
+
+/** Writes beyond the ideal, per kind of write (fewer than ideal is not redundant). */
+export function redundantWrites(got: Writes, ideal: Writes): number {
+  let extra = 0;
+  for (const [k, v] of Object.entries(got)) extra += Math.max(0, v - (ideal[k] ?? 0));
+  return extra;
+}
+
+class SecretTracker {
+  /** App key -> Component names its config must hold. */
+  readonly expected = new Map<string, Set<string>>();
+  readonly complete = new Set<string>();
+  firstAt: number | undefined;
+  completeAt: number | undefined;
+  private waiting:
+    { tokens: Map<string, string>; arrivals: Map<string, number>; done: () => void } | undefined;
+  outOfScope = 0;
+
+  onSecret(s: V1Secret): void {
+    const ns = s.metadata?.namespace ?? "";
+    const id = s.metadata?.labels?.[APP_ID_LABEL] ?? "";
+    const key = `${ns}/${id}`;
+    const want = this.expected.get(key);
+    if (!want) return;
+    const now = performance.now();
+    this.firstAt ??= now;
+    const encoded = s.data?.[COMPONENTS_KEY];
+    const text = encoded ? Buffer.from(encoded, "base64").toString("utf8") : "";
+    if (!this.complete.has(key)) {
+      const names = new Set(
+        parseSidecarFile(text).map((d) => (d.metadata as { name?: string } | undefined)?.name ?? ""),
+      );
+      if ([...want].every((n) => names.has(n))) {
+        this.complete.add(key);
+        if (this.complete.size === this.expected.size) this.completeAt = now;
+      }
+    }
+    const w = this.waiting;
+    if (!w) return;
+    const token = w.tokens.get(key);
+    if (token === undefined) {
+      if (!w.arrivals.has(key)) this.outOfScope++;
+      return;
+    }
+    if (!text.includes(token)) return;
+    w.tokens.delete(key);
+    w.arrivals.set(key, now);
+    if (w.tokens.size === 0) w.done();
+  }
+
+  /** Resolves with each app's arrival time once every app holds its token. */
+  async waitForTokens(tokens: Map<string, string>, timeoutMs: number): Promise<Map<string, number>> {
+    const arrivals = new Map<string, number>();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.waiting = { tokens: new Map(tokens), arrivals, done: resolve };
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `not propagated within ${timeoutMs} ms to: ${[...this.waiting!.tokens.keys()].slice(0, 5).join(", ")}`,
+              ),
+            ),
+          timeoutMs,
+        );
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    return arrivals;
+  }
+
+  stopWaiting(): void {
+    this.waiting = undefined;
+  }
+}
+
+async function until(
+  what: string,
+  timeoutMs: number,
+  check: () => boolean | Promise<boolean>,
+  everyMs = 50,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export async function runControllerBench(opts: ControllerBenchOptions): Promise<ControllerBenchResult> {
+  const loadStart = loadAverage();
+  const shape: LoadShape = { namespaces: opts.namespaces, apps: opts.apps, components: opts.components };
+  const cluster = await benchCluster({
+    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+    keep: opts.keepCluster,
+    progress: opts.progress,
+  });
+  const http = createKubeHttp(loadKubeConfig(cluster.kubeconfigPath));
+  const run = Date.now().toString(36);
+  const prefix = `bench-${run}`;
+  const namespaces = Array.from({ length: shape.namespaces }, (_, i) => namespaceName(prefix, i));
+  // One namespace: the controller watches only it, so the benchmark can share a cluster.
+  const watchNamespace = shape.namespaces === 1 ? namespaces[0] : undefined;
+  const leaseNamespace = watchNamespace ?? `${prefix}-system`;
+  let controller: NodeProcess | undefined;
+  try {
+    if (!watchNamespace) await deleteBenchNamespaces(http, opts.progress);
+    const setupStart = performance.now();
+    await createLoad(http, shape, namespaces, watchNamespace ? [] : [leaseNamespace], run, opts.progress);
+    const setupSeconds = (performance.now() - setupStart) / 1000;
+
+    const tracker = new SecretTracker();
+    for (const ns of namespaces)
+      for (let a = 0; a < shape.apps; a++)
+        tracker.expected.set(`${ns}/${appId(a)}`, new Set(componentsOfApp(shape, appId(a))));
+    const secrets = createInformer<V1Secret>(http, resources.secrets, {
+      log: pino({ level: "silent" }),
+      labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+      resyncPeriodMs: 0,
+      ...(watchNamespace ? { namespace: watchNamespace } : {}),
+    });
+    secrets.addEventHandler({ onAdd: (s) => tracker.onSecret(s), onUpdate: (_, s) => tracker.onSecret(s) });
+    secrets.start();
+    await secrets.waitForSync();
+    try {
+      if (tracker.firstAt !== undefined)
+        throw new Error("sidecar configs exist before the controller started");
+
+      // --- Cold start ------------------------------------------------------------------
+      const opsPort = await freePort();
+      const metricsUrl = `http://127.0.0.1:${opsPort}/metrics`;
+      const scrape = async () => {
+        const text = (await httpGet(metricsUrl)).body;
+        return {
+          heap: {
+            used: gaugeValue(text, "nodejs_heap_size_used_bytes") / 2 ** 20,
+            total: gaugeValue(text, "nodejs_heap_size_total_bytes") / 2 ** 20,
+            external: gaugeValue(text, "nodejs_external_memory_bytes") / 2 ** 20,
+          },
+          writes: counterValues(text, "outrigger_controller_writes_total", ["resource", "verb"]),
+          reconciles: counterValues(text, "outrigger_controller_reconciles_total", ["controller", "result"]),
+        };
+      };
+      opts.progress(
+        `controller: starting the controller (${shape.namespaces * shape.apps} apps, ${shape.namespaces * shape.components} Components)`,
+      );
+      const t0 = performance.now();
+      controller = startNode({
+        script: opts.cli,
+        nodeArgs: [
+          ...opts.nodeOptions,
+          ...(opts.heapSnapshot ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${opts.outDir}`] : []),
+        ],
+        args: [
+          "controller",
+          `--kubeconfig=${cluster.kubeconfigPath}`,
+          `--ops-address=127.0.0.1:${opsPort}`,
+          `--leader-election-namespace=${leaseNamespace}`,
+          `--leader-election-name=outrigger-bench-${run}`,
+          `--concurrency=${opts.controllerConcurrency}`,
+          "--log-level=info",
+          ...(watchNamespace ? [`--watch-namespace=${watchNamespace}`] : []),
+        ],
+        logFile: join(opts.outDir, "controller.log"),
+        env: { NODE_ENV: "production" },
+      });
+      const proc = controller;
+      let readyAt: number | undefined;
+      let exited = false;
+      void until("readyz", 300_000, async () => {
+        if (exited) return true;
+        const ok = await httpGet(`http://127.0.0.1:${opsPort}/readyz`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+        if (ok) readyAt = performance.now();
+        return ok;
+      }).catch(() => undefined);
+      void proc.exited.then(() => (exited = true));
+      await until("every sidecar config to be rendered", 600_000, () => {
+        if (exited) throw new Error(`the controller exited:\n${proc.tail()}`);
+        return tracker.completeAt !== undefined;
+      });
+      const convergedSeconds = (tracker.completeAt! - t0) / 1000;
+      const cpuSeconds = processCpuSeconds(proc.pid);
+      const afterCold = processMemoryMiB(proc.pid)?.rss;
+      const heapAfterCold = (await scrape()).heap;
+      opts.progress(
+        `  cold: all ${tracker.expected.size} configs rendered ${convergedSeconds.toFixed(2)} s after start`,
+      );
+      const quiet = await waitForQuiet(scrape, 2000, 300_000);
+      const settledSeconds = (quiet.at - t0) / 1000;
+      const appsTotal = shape.namespaces * shape.apps;
+      const componentsTotal = shape.namespaces * shape.components;
+      const idealCold: Writes = {
+        "secrets/create": appsTotal,
+        "services/create": appsTotal,
+        "status/patch": componentsTotal + shape.namespaces, // every Component and Configuration
+      };
+
+      // --- Propagation, one update at a time ---------------------------------------------
+      const toEveryApp: number[] = [];
+      const perApp: number[] = [];
+      const appsPerUpdate: number[] = [];
+      let secretWrites = 0;
+      let appsAffected = 0;
+      let statusWrites = 0;
+      let redundant = 0;
+      const otherWrites: Writes = {};
+      let before = quiet.metrics;
+      opts.progress(`controller: ${opts.updates} Component updates, one at a time`);
+      for (let u = 1; u <= opts.updates; u++) {
+        const ns = namespaces[u % namespaces.length]!;
+        const c = (u * 7) % shape.components;
+        const token = revision(u);
+        const apps = appsInScope(shape, c).map((a) => `${ns}/${a}`);
+        const start = performance.now();
+        const arrivals = tracker.waitForTokens(new Map(apps.map((k) => [k, token])), 60_000);
+        await patchComponent(http, ns, c, token);
+        const times = [...(await arrivals).values()].map((t) => t - start);
+        const after = await waitForQuiet(scrape, 500, 60_000);
+        tracker.stopWaiting();
+        const d = writesDelta(after.metrics.writes, before.writes);
+        before = after.metrics;
+        toEveryApp.push(Math.max(...times));
+        perApp.push(...times);
+        appsPerUpdate.push(apps.length);
+        appsAffected += apps.length;
+        secretWrites += d["secrets/update"] ?? 0;
+        statusWrites += d["status/patch"] ?? 0;
+        for (const [k, v] of Object.entries(d))
+          if (k !== "secrets/update" && k !== "status/patch") otherWrites[k] = (otherWrites[k] ?? 0) + v;
+        redundant += redundantWrites(d, { "secrets/update": apps.length, "status/patch": 1 });
+      }
+      const propagation = {
+        updates: opts.updates,
+        toEveryAppMs: summarize(toEveryApp),
+        perAppMs: summarize(perApp),
+        appsPerUpdate: summarize(appsPerUpdate),
+        secretWrites,
+        appsAffected,
+        statusWrites,
+        otherWrites,
+        redundantWrites: redundant,
+        outOfScopeSecretChanges: tracker.outOfScope,
+      };
+      opts.progress(
+        `  propagation: p50 ${propagation.toEveryAppMs.p50.toFixed(0)} ms, p99 ${propagation.toEveryAppMs.p99.toFixed(0)} ms; ${secretWrites} Secret writes for ${appsAffected} app updates`,
+      );
+
+      // --- Burst: one Component in every namespace at once -------------------------------
+      const c = shape.components > 1 ? 1 : 0;
+      const tokens = new Map<string, string>();
+      const burstTokens = namespaces.map((ns, i) => {
+        const token = revision(opts.updates + 1 + i);
+        for (const a of appsInScope(shape, c)) tokens.set(`${ns}/${a}`, token);
+        return token;
+      });
+      const burstStart = performance.now();
+      const burstArrivals = tracker.waitForTokens(tokens, 120_000);
+      await pool(
+        namespaces.map((ns, i) => [ns, burstTokens[i]!] as const),
+        CREATE_CONCURRENCY,
+        ([ns, token]) => patchComponent(http, ns, c, token),
+      );
+      const burstTimes = [...(await burstArrivals).values()].map((t) => t - burstStart);
+      const burstAfter = await waitForQuiet(scrape, 1000, 120_000);
+      tracker.stopWaiting();
+      const burstWrites = writesDelta(burstAfter.metrics.writes, before.writes);
+      const burst = {
+        components: namespaces.length,
+        appsAffected: tokens.size,
+        convergedMs: Math.max(...burstTimes),
+        writes: burstWrites,
+        redundantWrites: redundantWrites(burstWrites, {
+          "secrets/update": tokens.size,
+          "status/patch": namespaces.length,
+        }),
+      };
+      opts.progress(
+        `  burst: ${burst.components} Components, ${burst.appsAffected} apps in ${burst.convergedMs.toFixed(0)} ms`,
+      );
+
+      const reconcileErrors = Object.entries(burstAfter.metrics.reconciles)
+        .filter(([k]) => k.endsWith("/error"))
+        .reduce((a, [, v]) => a + v, 0);
+      const memory = processMemoryMiB(proc.pid);
+      const heapMiB = (await scrape()).heap;
+      const heapSnapshot = opts.heapSnapshot ? await takeHeapSnapshot(proc, opts) : undefined;
+      const coldWrites = writesDelta(quiet.metrics.writes, {});
+      const result: ControllerBenchResult = {
+        cluster: cluster.kind,
+        shape: { ...shape, appsTotal, componentsTotal, ...(watchNamespace ? { watchNamespace } : {}) },
+        controllerConcurrency: opts.controllerConcurrency,
+        controllerNodeOptions: opts.nodeOptions,
+        setupSeconds,
+        cold: {
+          readySeconds: readyAt === undefined ? undefined : (readyAt - t0) / 1000,
+          firstConfigSeconds: (tracker.firstAt! - t0) / 1000,
+          convergedSeconds,
+          settledSeconds,
+          cpuSeconds,
+          writes: coldWrites,
+          idealWrites: idealCold,
+          redundantWrites: redundantWrites(coldWrites, idealCold),
+        },
+        propagation,
+        burst,
+        reconcileErrors,
+        memoryMiB: { afterCold, end: memory?.rss, peak: memory?.peak },
+        heapMiB: { afterCold: heapAfterCold, end: heapMiB },
+        ...(heapSnapshot ? { heapSnapshot } : {}),
+        loadAverage: { start: loadStart, end: loadAverage() },
+        targets: {
+          coldSeconds: {
+            want: TARGETS.coldSeconds,
+            got: convergedSeconds,
+            met: convergedSeconds < TARGETS.coldSeconds,
+          },
+          p99PropagationMs: {
+            want: TARGETS.p99PropagationMs,
+            got: propagation.toEveryAppMs.p99,
+            met: propagation.toEveryAppMs.p99 < TARGETS.p99PropagationMs,
+          },
+          redundantWrites: {
+            want: 0,
+            got: redundant + burst.redundantWrites + redundantWrites(coldWrites, idealCold),
+            met: redundant + burst.redundantWrites + redundantWrites(coldWrites, idealCold) === 0,
+          },
+          peakRssMiB: {
+            want: TARGETS.peakRssMiB,
+            got: memory?.peak ?? NaN,
+            met: (memory?.peak ?? Infinity) < TARGETS.peakRssMiB,
+          },
+        },
+      };
+      return result;
+    } finally {
+      await secrets.stop();
+    }
+  } finally {
+    await controller?.stop();
+    await deleteNamespaces(http, [...namespaces, ...(watchNamespace ? [] : [leaseNamespace])]);
+    await cluster.release();
+  }
+}
+
+/** Signals the controller to write a heap snapshot (--heapsnapshot-signal) and summarizes it. */
+async function takeHeapSnapshot(
+  proc: NodeProcess,
+  opts: ControllerBenchOptions,
+): Promise<HeapSummary & { file: string }> {
+  const snapshots = () => readdirSync(opts.outDir).filter((f) => f.endsWith(".heapsnapshot"));
+  const before = new Set(snapshots());
+  proc.signal("SIGUSR2");
+  let file: string | undefined;
+  let size = -1;
+  // Written in one go by the controller's main thread; done when the size stops changing.
+  await until(
+    "the heap snapshot",
+    300_000,
+    () => {
+      file ??= snapshots().find((f) => !before.has(f));
+      if (!file) return false;
+      const now = statSync(join(opts.outDir, file)).size;
+      const done = now > 0 && now === size;
+      size = now;
+      return done;
+    },
+    1000,
+  );
+  const path = join(opts.outDir, file!);
+  opts.progress(`  heap snapshot: ${path} (${(size / 2 ** 20).toFixed(0)} MiB)`);
+  return { ...summarizeHeapSnapshot(JSON.parse(readFileSync(path, "utf8")) as HeapSnapshot), file: path };
+}
+
+/** Scrapes until the write and reconcile counters have not moved for quietMs. */
+interface HeapMiB {
+  used: number;
+  total: number;
+  external: number;
+}
+
+interface Scrape {
+  writes: Writes;
+  reconciles: Writes;
+  heap: HeapMiB;
+}
+
+async function waitForQuiet(
+  scrape: () => Promise<Scrape>,
+  quietMs: number,
+  timeoutMs: number,
+): Promise<{ at: number; metrics: Scrape }> {
+  const deadline = performance.now() + timeoutMs;
+  let last = await scrape();
+  let lastChange = performance.now();
+  for (;;) {
+    await sleep(100);
+    const now = await scrape();
+    if (total(now.writes) !== total(last.writes) || total(now.reconciles) !== total(last.reconciles)) {
+      lastChange = performance.now();
+      last = now;
+    }
+    if (performance.now() - lastChange >= quietMs) return { at: lastChange, metrics: last };
+    if (performance.now() > deadline)
+      throw new Error(`the controller did not go quiet within ${timeoutMs} ms`);
+  }
+}
+
+async function patchComponent(http: KubeHttp, namespace: string, c: number, rev: string): Promise<void> {
+  await http.json({
+    method: "PATCH",
+    path: resourcePath(resources.components, namespace, componentName(c)),
+    contentType: "application/merge-patch+json",
+    body: { spec: { metadata: componentMetadata(c, rev) } },
+  });
+}
+
+async function createLoad(
+  http: KubeHttp,
+  shape: LoadShape,
+  namespaces: string[],
+  extraNamespaces: string[],
+  run: string,
+  progress: (line: string) => void,
+): Promise<void> {
+  const create = (
+    rt: (typeof resources)[keyof typeof resources],
+    ns: string | undefined,
+    body: KubernetesObject,
+  ) => http.json({ method: "POST", path: resourcePath(rt, ns), body }).then(() => undefined);
+  await pool([...namespaces, ...extraNamespaces], CREATE_CONCURRENCY, (ns) =>
+    create(resources.namespaces, undefined, benchNamespace(ns, run)),
+  );
+  const objects: Array<() => Promise<void>> = [];
+  for (const ns of namespaces) {
+    objects.push(() => create(resources.secrets, ns, benchSecret(ns, run)));
+    objects.push(() => create(resources.configurations, ns, benchConfiguration(ns, run)));
+    for (let c = 0; c < shape.components; c++)
+      objects.push(() => create(resources.components, ns, benchComponent(shape, ns, c, run, revision(0))));
+  }
+  // Deployments last: the ReplicaSets the kube-controller-manager makes for them come next.
+  for (const ns of namespaces)
+    for (let a = 0; a < shape.apps; a++)
+      objects.push(() => create(resources.deployments, ns, benchDeployment(ns, a, run)));
+  const started = performance.now();
+  await pool(objects, CREATE_CONCURRENCY, (f) => f());
+  progress(
+    `controller: created ${namespaces.length} namespaces and ${objects.length} objects in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  // The controller should start on a settled cluster: every Deployment has its ReplicaSet.
+  const want = namespaces.length * shape.apps;
+  const path =
+    namespaces.length === 1
+      ? resourcePath(resources.replicaSets, namespaces[0])
+      : resourcePath(resources.replicaSets);
+  await until(
+    "the Deployments' ReplicaSets",
+    300_000,
+    async () => {
+      const list = await http.json<{ items: unknown[] }>({
+        path,
+        query: { labelSelector: `${BENCH_RUN_LABEL}=${run}` },
+      });
+      return list.items.length >= want;
+    },
+    500,
+  );
+}
+
+/** Deletes the namespaces of earlier runs and waits until they are gone. */
+async function deleteBenchNamespaces(http: KubeHttp, progress: (line: string) => void): Promise<void> {
+  const list = () =>
+    http
+      .json<{ items: KubernetesObject[] }>({
+        path: resourcePath(resources.namespaces),
+        query: { labelSelector: BENCH_RUN_LABEL },
+      })
+      .then((l) => l.items.map((n) => n.metadata?.name ?? ""));
+  const old = await list();
+  if (old.length === 0) return;
+  progress(`controller: deleting ${old.length} namespaces of earlier runs`);
+  await deleteNamespaces(http, old);
+  await until(
+    "the namespaces of earlier runs to be gone",
+    600_000,
+    async () => (await list()).length === 0,
+    1000,
+  );
+}
+
+async function deleteNamespaces(http: KubeHttp, names: string[]): Promise<void> {
+  await pool(names, CREATE_CONCURRENCY, (name) =>
+    http.json({ method: "DELETE", path: resourcePath(resources.namespaces, undefined, name) }).then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
+}
+
+const s = (n: number | undefined) => (n === undefined ? "-" : n.toFixed(2));
+const fmtWrites = (w: Writes) =>
+  Object.entries(w)
+    .sort()
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ") || "none";
+
+export function controllerReport(r: ControllerBenchResult): string {
+  const p = r.propagation;
+  const t = r.targets;
+  const yes = (b: boolean) => (b ? "yes" : "NO");
+  return [
+    formatTable(
+      `Controller: ${r.shape.namespaces} namespaces x ${r.shape.apps} apps x ${r.shape.components} Components (${r.shape.appsTotal} apps, ${r.shape.componentsTotal} Components; ${r.cluster} cluster; --concurrency ${r.controllerConcurrency}${r.controllerNodeOptions.length ? `; node ${r.controllerNodeOptions.join(" ")}` : ""}; load average ${r.loadAverage.start} -> ${r.loadAverage.end})`,
+      ["measure", "value"],
+      [
+        ["objects created in (s)", s(r.setupSeconds)],
+        ["cold: ready (caches synced) after (s)", s(r.cold.readySeconds)],
+        ["cold: first config after (s)", s(r.cold.firstConfigSeconds)],
+        ["cold: every config complete after (s)", s(r.cold.convergedSeconds)],
+        ["cold: last write + 2 s quiet after (s)", s(r.cold.settledSeconds)],
+        ["cold: controller CPU until converged (s)", s(r.cold.cpuSeconds)],
+        ["cold: writes", fmtWrites(r.cold.writes)],
+        ["cold: ideal writes", fmtWrites(r.cold.idealWrites)],
+        [
+          `update -> every app in scope, p50 / p99 / max (ms), ${p.updates} updates`,
+          `${p.toEveryAppMs.p50.toFixed(0)} / ${p.toEveryAppMs.p99.toFixed(0)} / ${p.toEveryAppMs.max.toFixed(0)}`,
+        ],
+        ["update -> one app, p50 / p99 (ms)", `${p.perAppMs.p50.toFixed(0)} / ${p.perAppMs.p99.toFixed(0)}`],
+        ["apps per update, mean", p.appsPerUpdate.mean.toFixed(1)],
+        ["Secret writes / apps affected", `${p.secretWrites} / ${p.appsAffected}`],
+        ["status writes / updates", `${p.statusWrites} / ${p.updates}`],
+        ["other writes during updates", fmtWrites(p.otherWrites)],
+        ["Secret changes outside the scope", String(p.outOfScopeSecretChanges)],
+        [
+          `burst: ${r.burst.components} Components at once -> ${r.burst.appsAffected} apps (ms)`,
+          r.burst.convergedMs.toFixed(0),
+        ],
+        ["burst: writes", fmtWrites(r.burst.writes)],
+        ["reconcile errors", String(r.reconcileErrors)],
+        [
+          "RSS after cold / at end / peak (MiB)",
+          `${s(r.memoryMiB.afterCold)} / ${s(r.memoryMiB.end)} / ${s(r.memoryMiB.peak)}`,
+        ],
+        ...(["afterCold", "end"] as const).map((k) => [
+          `V8 heap used / total, external ${k === "end" ? "at end" : "after cold"} (MiB)`,
+          `${s(r.heapMiB[k].used)} / ${s(r.heapMiB[k].total)}, ${s(r.heapMiB[k].external)}`,
+        ]),
+      ],
+    ),
+    ...(r.heapSnapshot
+      ? [
+          formatTable(
+            `Controller heap snapshot: ${r.heapSnapshot.totalMiB.toFixed(1)} MiB in ${r.heapSnapshot.nodes} objects, largest groups by self size`,
+            ["constructor / kind", "count", "MiB", "%"],
+            r.heapSnapshot.top.map((g) => [g.name, g.count, g.MiB.toFixed(1), g.percent.toFixed(1)]),
+          ),
+        ]
+      : []),
+    formatTable(
+      "Controller targets",
+      ["target", "want", "got", "met"],
+      [
+        [
+          "cold convergence",
+          `< ${t.coldSeconds.want} s`,
+          `${s(t.coldSeconds.got)} s`,
+          yes(t.coldSeconds.met),
+        ],
+        [
+          "p99 propagation to every app",
+          `< ${t.p99PropagationMs.want} ms`,
+          `${t.p99PropagationMs.got.toFixed(0)} ms`,
+          yes(t.p99PropagationMs.met),
+        ],
+        [
+          "redundant writes (cold, updates, burst)",
+          "0",
+          String(t.redundantWrites.got),
+          yes(t.redundantWrites.met),
+        ],
+        ["peak RSS", `< ${t.peakRssMiB.want} MiB`, `${s(t.peakRssMiB.got)} MiB`, yes(t.peakRssMiB.met)],
+      ],
+    ),
+  ].join("\n\n");
+}

@@ -1,0 +1,175 @@
+// `npm run bench [-- <injector|controller>...] [flags]`: runs the benchmarks, prints a table per
+// benchmark and writes every number to bench/results/<timestamp>.json (logs and CPU profiles go
+// to bench/results/<timestamp>/). `--smoke` runs each one tiny, to prove it still works.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { outriggerVersion } from "../src/shared/version.ts";
+import { outriggerCli } from "./build.ts";
+import { controllerReport, runControllerBench, type ControllerBenchOptions } from "./controller.ts";
+import { injectorReport, runInjectorBench, type InjectorBenchOptions } from "./injector.ts";
+import { repoRoot } from "./processes.ts";
+import { loadAverage } from "./stats.ts";
+
+const BENCHMARKS = ["injector", "controller"] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
+
+const flags = {
+  smoke: {
+    type: "boolean",
+    description: "Run each benchmark tiny (seconds): proves it works, measures nothing",
+  },
+  out: { type: "string", default: join(repoRoot, "bench/results"), description: "Directory of the results" },
+  source: {
+    type: "boolean",
+    description: "Run Outrigger from src/*.ts instead of a compiled build (starts quicker, uses more memory)",
+  },
+  outrigger: {
+    type: "string",
+    default: repoRoot,
+    description: "Checkout whose Outrigger is measured (to compare a change against this one)",
+  },
+  // injector
+  concurrency: {
+    type: "string",
+    default: "1,4,16,64",
+    description: "Injector: closed-loop concurrency levels",
+  },
+  duration: { type: "string", default: "10", description: "Injector: measured seconds per run" },
+  warmup: { type: "string", default: "2", description: "Injector: warm-up seconds before each run" },
+  "log-level": { type: "string", default: "info", description: "Injector: --log-level of the injector" },
+  profile: { type: "boolean", description: "Injector: also profile both servers with node --cpu-prof" },
+  // controller
+  kubeconfig: {
+    type: "string",
+    description: "Controller: use this cluster (the controller watches all namespaces in it)",
+  },
+  "keep-cluster": { type: "boolean", description: "Controller: leave the dedicated bench cluster running" },
+  namespaces: { type: "string", default: "50", description: "Controller: namespaces" },
+  apps: { type: "string", default: "10", description: "Controller: apps (Deployments) per namespace" },
+  components: { type: "string", default: "20", description: "Controller: Components per namespace" },
+  updates: { type: "string", default: "100", description: "Controller: Component updates to time" },
+  "controller-node-options": {
+    type: "string",
+    default: "",
+    description: "Controller: extra node flags, space-separated (e.g. --max-semi-space-size=4)",
+  },
+  "heap-snapshot": { type: "boolean", description: "Controller: heap snapshot of the controller at the end" },
+  "controller-concurrency": { type: "string", default: "4", description: "Controller: its --concurrency" },
+  help: { type: "boolean", short: "h", description: "Show this help" },
+} as const;
+
+function usage(): string {
+  const lines = ["Usage: npm run bench -- [injector] [controller] [flags]", "", "Flags:"];
+  for (const [name, f] of Object.entries(flags)) {
+    const dflt = "default" in f ? ` (default: ${f.default})` : "";
+    lines.push(`  --${name}${f.type === "string" ? " <value>" : ""}`.padEnd(32) + f.description + dflt);
+  }
+  return lines.join("\n");
+}
+
+function positiveInt(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`--${name} ${JSON.stringify(raw)}: want a positive integer`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: flags,
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    console.log(usage());
+    return 0;
+  }
+  const unknown = positionals.filter((p) => !BENCHMARKS.includes(p as Benchmark));
+  if (unknown.length > 0) {
+    console.error(`unknown benchmark ${unknown.join(", ")}; want ${BENCHMARKS.join(" or ")}\n\n${usage()}`);
+    return 2;
+  }
+  const selected = positionals.length > 0 ? (positionals as Benchmark[]) : [...BENCHMARKS];
+  const smoke = values.smoke === true;
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const outDir = join(values.out, stamp);
+  mkdirSync(outDir, { recursive: true });
+  const progress = (line: string) => console.error(line);
+
+  const results: Record<string, unknown> = {
+    startedAt: new Date().toISOString(),
+    outrigger: outriggerVersion,
+    node: process.version,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) },
+    loadAverageAtStart: loadAverage(),
+    smoke,
+  };
+  const reports: string[] = [];
+  if (!values.source) progress("compiling Outrigger (as the image runs it: node dist/cli.js)");
+  const cli = await outriggerCli(values.source === true, values.outrigger);
+  results.outriggerEntryPoint = cli;
+
+  if (selected.includes("injector")) {
+    const opts: InjectorBenchOptions = smoke
+      ? {
+          concurrency: [1, 4],
+          warmupMs: 200,
+          durationMs: 500,
+          logLevel: values["log-level"],
+          cli,
+          profile: false,
+          outDir,
+          progress,
+        }
+      : {
+          concurrency: values.concurrency.split(",").map((c) => positiveInt("concurrency", c.trim())),
+          warmupMs: Number(values.warmup) * 1000,
+          durationMs: positiveInt("duration", values.duration) * 1000,
+          logLevel: values["log-level"],
+          cli,
+          profile: values.profile === true,
+          outDir,
+          progress,
+        };
+    const r = await runInjectorBench(opts);
+    results.injector = r;
+    reports.push(injectorReport(r));
+  }
+  if (selected.includes("controller")) {
+    const opts: ControllerBenchOptions = {
+      namespaces: smoke ? 1 : positiveInt("namespaces", values.namespaces),
+      apps: smoke ? 2 : positiveInt("apps", values.apps),
+      components: smoke ? 3 : positiveInt("components", values.components),
+      updates: smoke ? 3 : positiveInt("updates", values.updates),
+      controllerConcurrency: positiveInt("controller-concurrency", values["controller-concurrency"]),
+      cli,
+      ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+      keepCluster: values["keep-cluster"] === true,
+      heapSnapshot: values["heap-snapshot"] === true,
+      nodeOptions: values["controller-node-options"].split(" ").filter((o) => o !== ""),
+      outDir,
+      progress,
+    };
+    const r = await runControllerBench(opts);
+    results.controller = r;
+    reports.push(controllerReport(r));
+  }
+
+  results.loadAverageAtEnd = loadAverage();
+  const file = join(values.out, `${stamp}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
+  console.log(reports.join("\n\n"));
+  console.log(`\nresults: ${file}\nlogs and profiles: ${outDir}`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exitCode = 1;
+  },
+);
