@@ -23,6 +23,7 @@ import {
   MANAGED_BY_VALUE,
 } from "../src/shared/sidecar-config.ts";
 import { benchCluster } from "./cluster.ts";
+import { summarizeProfile, type CpuProfile, type ProfileSummary } from "./profile.ts";
 import { summarizeHeapSnapshot, type HeapSnapshot, type HeapSummary } from "./heap.ts";
 import {
   BENCH_RUN_LABEL,
@@ -62,6 +63,8 @@ export interface ControllerBenchOptions extends LoadShape {
   heapSnapshot: boolean;
   /** Extra node flags for the controller process (e.g. V8 heap sizing). */
   nodeOptions: string[];
+  /** Run the controller under --cpu-prof and summarize the cold start and the burst. */
+  profile: boolean;
   outDir: string;
   progress: (line: string) => void;
 }
@@ -109,10 +112,19 @@ export interface ControllerBenchResult {
     redundantWrites: number;
   };
   reconcileErrors: number;
-  memoryMiB: { afterCold: number | undefined; end: number | undefined; peak: number | undefined };
+  memoryMiB: {
+    afterCold: number | undefined;
+    end: number | undefined;
+    peak: number | undefined;
+    /** VmRSS at the end, split into anonymous and file-backed pages. */
+    endAnon: number | undefined;
+    endFile: number | undefined;
+  };
   /** The V8 heap as the controller reports it on /metrics, at the end. */
   heapMiB: { afterCold: HeapMiB; end: HeapMiB };
   heapSnapshot?: HeapSummary & { file: string };
+  /** CPU profile of the controller: the cold start (start to converged) and the burst. */
+  profiles?: { cold: ProfileSummary; burst: ProfileSummary; file: string };
   loadAverage: { start: number; end: number };
   targets: Record<
     "coldSeconds" | "p99PropagationMs" | "redundantWrites" | "peakRssMiB",
@@ -296,12 +308,18 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
       const opsPort = await freePort();
       const metricsUrl = `http://127.0.0.1:${opsPort}/metrics`;
       const scrape = async () => {
-        const text = (await httpGet(metricsUrl)).body;
+        // Generous: a controller busy with its start-up answers late, which is not a failure.
+        const text = (await httpGet(metricsUrl, 15_000)).body;
         return {
           heap: {
             used: gaugeValue(text, "nodejs_heap_size_used_bytes") / 2 ** 20,
             total: gaugeValue(text, "nodejs_heap_size_total_bytes") / 2 ** 20,
             external: gaugeValue(text, "nodejs_external_memory_bytes") / 2 ** 20,
+            spaces: Object.fromEntries(
+              Object.entries(counterValues(text, "nodejs_heap_space_size_total_bytes", ["space"])).map(
+                ([k, v]) => [k, v / 2 ** 20],
+              ),
+            ),
           },
           writes: counterValues(text, "outrigger_controller_writes_total", ["resource", "verb"]),
           reconciles: counterValues(text, "outrigger_controller_reconciles_total", ["controller", "result"]),
@@ -311,10 +329,16 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
         `controller: starting the controller (${shape.namespaces * shape.apps} apps, ${shape.namespaces * shape.components} Components)`,
       );
       const t0 = performance.now();
+      // performance.now() to the monotonic clock of CPU profiles (microseconds).
+      const offsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+      const monoUs = (perfMs: number) => perfMs * 1000 + offsetUs;
       controller = startNode({
         script: opts.cli,
         nodeArgs: [
           ...opts.nodeOptions,
+          ...(opts.profile
+            ? ["--cpu-prof", `--cpu-prof-dir=${join(opts.outDir, "profile-controller")}`]
+            : []),
           ...(opts.heapSnapshot ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${opts.outDir}`] : []),
         ],
         args: [
@@ -473,7 +497,13 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
         propagation,
         burst,
         reconcileErrors,
-        memoryMiB: { afterCold, end: memory?.rss, peak: memory?.peak },
+        memoryMiB: {
+          afterCold,
+          end: memory?.rss,
+          peak: memory?.peak,
+          endAnon: memory?.anon,
+          endFile: memory?.file,
+        },
         heapMiB: { afterCold: heapAfterCold, end: heapMiB },
         ...(heapSnapshot ? { heapSnapshot } : {}),
         loadAverage: { start: loadStart, end: loadAverage() },
@@ -500,6 +530,22 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
           },
         },
       };
+      if (opts.profile) {
+        await proc.stop();
+        const dir = join(opts.outDir, "profile-controller");
+        const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+        if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
+        const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
+        result.profiles = {
+          cold: summarizeProfile(profile, {
+            window: { fromUs: monoUs(t0), toUs: monoUs(tracker.completeAt!) },
+          }),
+          burst: summarizeProfile(profile, {
+            window: { fromUs: monoUs(burstStart), toUs: monoUs(burstStart + burst.convergedMs) },
+          }),
+          file: join(dir, file),
+        };
+      }
       return result;
     } finally {
       await secrets.stop();
@@ -545,6 +591,8 @@ interface HeapMiB {
   used: number;
   total: number;
   external: number;
+  /** Committed size per V8 space (new_space, old_space, code_space, large_object_space...). */
+  spaces: Record<string, number>;
 }
 
 interface Scrape {
@@ -706,15 +754,37 @@ export function controllerReport(r: ControllerBenchResult): string {
         ["burst: writes", fmtWrites(r.burst.writes)],
         ["reconcile errors", String(r.reconcileErrors)],
         [
-          "RSS after cold / at end / peak (MiB)",
-          `${s(r.memoryMiB.afterCold)} / ${s(r.memoryMiB.end)} / ${s(r.memoryMiB.peak)}`,
+          "RSS after cold / at end (anon + file) / peak (MiB)",
+          `${s(r.memoryMiB.afterCold)} / ${s(r.memoryMiB.end)} (${s(r.memoryMiB.endAnon)} + ${s(r.memoryMiB.endFile)}) / ${s(r.memoryMiB.peak)}`,
         ],
         ...(["afterCold", "end"] as const).map((k) => [
-          `V8 heap used / total, external ${k === "end" ? "at end" : "after cold"} (MiB)`,
-          `${s(r.heapMiB[k].used)} / ${s(r.heapMiB[k].total)}, ${s(r.heapMiB[k].external)}`,
+          `V8 heap used / total (new, old, code, large), external ${k === "end" ? "at end" : "after cold"} (MiB)`,
+          `${s(r.heapMiB[k].used)} / ${s(r.heapMiB[k].total)} (${["new", "old", "code", "large_object"].map((sp) => s(r.heapMiB[k].spaces[sp])).join(", ")}), ${s(r.heapMiB[k].external)}`,
         ]),
       ],
     ),
+    ...(r.profiles
+      ? (["cold", "burst"] as const).flatMap((phase) => {
+          const p = r.profiles![phase];
+          return [
+            formatTable(
+              `Controller CPU profile, ${phase === "cold" ? "cold start" : "burst"}: self time by area (${Math.round(p.busyMs)} ms busy, ${Math.round(p.idleMs)} ms idle)`,
+              ["area", "ms", "%"],
+              p.areas.slice(0, 10).map((a) => [a.area, a.ms, a.percent.toFixed(1)]),
+            ),
+            formatTable(
+              `Controller CPU profile, ${phase === "cold" ? "cold start" : "burst"}: hottest functions`,
+              ["function", "area", "%"],
+              p.topSelf.slice(0, 10).map((f) => [f.fn, f.area, f.percent.toFixed(1)]),
+            ),
+            formatTable(
+              `Controller CPU profile, ${phase === "cold" ? "cold start" : "burst"}: Outrigger functions by inclusive time`,
+              ["function", "%"],
+              p.topInclusive.slice(0, 10).map((f) => [f.fn, f.percent.toFixed(1)]),
+            ),
+          ];
+        })
+      : []),
     ...(r.heapSnapshot
       ? [
           formatTable(

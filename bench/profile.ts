@@ -45,8 +45,8 @@ export function areaOf(url: string): string {
     const pkg = modules[1]!;
     return groups.find(([, re]) => re.test(pkg))?.[0] ?? pkg;
   }
-  const src = /\/(src|bench)\/(.+)\.ts$/.exec(url);
-  if (src) return `outrigger ${src[1]}/${src[2]}.ts`;
+  const own = outriggerFile(url);
+  if (own) return `outrigger ${own}`;
   if (url.startsWith("node:")) {
     const mod = url.slice(5);
     if (/worker\/js_transferable/.test(mod)) return "node: structuredClone";
@@ -58,6 +58,14 @@ export function areaOf(url: string): string {
     return "node: other";
   }
   return url === "" ? "native" : url;
+}
+
+/** "src/x/y.ts" for Outrigger's own code, from the sources or the compiled build (dist/x/y.js). */
+export function outriggerFile(url: string): string | undefined {
+  if (url.includes("/node_modules/")) return undefined;
+  const m = /\/(src|bench|dist)\/(.+)\.(ts|js)$/.exec(url);
+  if (!m) return undefined;
+  return m[1] === "dist" ? `src/${m[2]}.ts` : `${m[1]}/${m[2]}.ts`;
 }
 
 const SPECIAL: Record<string, string> = {
@@ -100,9 +108,8 @@ export function summarizeProfile(
   };
   const label = (id: number) => {
     const f = byId.get(id)!.callFrame;
-    const where = f.url
-      ? ` ${f.url.replace(/^.*\/(node_modules|src|bench)\//, "$1/")}:${f.lineNumber + 1}`
-      : "";
+    const file = outriggerFile(f.url) ?? f.url.replace(/^.*\/node_modules\//, "node_modules/");
+    const where = f.url ? ` ${file}:${f.lineNumber + 1}` : "";
     return `${f.functionName || "(anonymous)"}${where}`;
   };
 
@@ -124,8 +131,7 @@ export function summarizeProfile(
     // Inclusive time of Outrigger functions: each distinct function on the stack once.
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-      const url = byId.get(cur)!.callFrame.url;
-      if (!/\/src\/.+\.ts$/.test(url)) continue;
+      if (!outriggerFile(byId.get(cur)!.callFrame.url)?.startsWith("src/")) continue;
       const key = label(cur);
       if (seen.has(key)) continue;
       seen.add(key);

@@ -67,12 +67,22 @@ export function processCpuSeconds(pid: number): number | undefined {
   }
 }
 
-/** Resident memory of a process in MiB: current (VmRSS) and peak (VmHWM). */
-export function processMemoryMiB(pid: number): { rss: number; peak: number } | undefined {
+/**
+ * Resident memory of a process in MiB: current (VmRSS) and peak (VmHWM), and the current split
+ * into anonymous memory (heaps) and file-backed pages (the node binary, shared libraries).
+ */
+export function processMemoryMiB(
+  pid: number,
+): { rss: number; peak: number; anon: number; file: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
-    return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+    return {
+      rss: kb("VmRSS") / 1024,
+      peak: kb("VmHWM") / 1024,
+      anon: kb("RssAnon") / 1024,
+      file: kb("RssFile") / 1024,
+    };
   } catch {
     return undefined;
   }

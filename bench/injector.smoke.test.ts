@@ -1,0 +1,41 @@
+// A tiny run of the injector benchmark, so that it does not rot: the real injector and the
+// reference server are started, loaded and checked, with sizes that measure nothing.
+import { expect } from "chai";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { injectorReport, runInjectorBench } from "./injector.ts";
+import { repoRoot } from "./processes.ts";
+
+describe("injector benchmark (smoke)", function () {
+  this.timeout(120_000);
+
+  it("loads the injector and the reference over HTTPS and reports both", async () => {
+    const r = await runInjectorBench({
+      concurrency: [1, 2],
+      warmupMs: 100,
+      durationMs: 400,
+      logLevel: "warn",
+      cli: join(repoRoot, "src/cli.ts"),
+      profile: false,
+      outDir: mkdtempSync(join(tmpdir(), "outrigger-bench-smoke-")),
+      progress: () => {},
+    });
+    expect(r.levels.map((l) => l.concurrency)).to.deep.equal([1, 2]);
+    for (const l of r.levels) {
+      for (const run of [l.injector, l.reference]) {
+        expect(run.errors).to.equal(0);
+        expect(run.verified).to.be.greaterThan(0);
+        expect(run.throughput).to.be.greaterThan(0);
+        expect(run.latencyMs.p99).to.be.at.least(run.latencyMs.p50);
+      }
+    }
+    expect(r.halfPeak.perSecond).to.equal(Math.max(1, Math.floor(r.peak.injector / 2)));
+    expect(r.halfPeak.injector.requests).to.be.greaterThan(0);
+    expect(r.reviewBytes).to.be.greaterThan(4000);
+    const report = injectorReport(r);
+    expect(report)
+      .to.include("Injector vs reference")
+      .and.to.include("Fixed rate at half the injector's peak");
+  });
+});
