@@ -19,6 +19,12 @@ function say(msg: string): void {
   console.error(`start: ${msg}`);
 }
 
+/** Whether every component of the local control plane is already running (then it is not ours to stop). */
+async function localClusterRunning(): Promise<boolean> {
+  const { stdout } = await run(`${root}hack/local-cluster.sh`, ["status"]);
+  return !stdout.includes("stopped");
+}
+
 async function localClusterUp(): Promise<string> {
   say("KUBECONFIG is not set: starting the local control plane (the first run builds it, see README)");
   const child = spawn(`${root}hack/local-cluster.sh`, ["up"], { stdio: ["ignore", "pipe", "inherit"] });
@@ -44,7 +50,7 @@ function startProcess(name: string, args: string[], kubeconfig: string): ChildPr
 }
 
 async function main(): Promise<number> {
-  const startedCluster = !process.env.KUBECONFIG;
+  const startedCluster = !process.env.KUBECONFIG && !(await localClusterRunning());
   const kubeconfig = process.env.KUBECONFIG ?? (await localClusterUp());
   const children: ChildProcess[] = [];
   let stopping = false;
