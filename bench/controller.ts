@@ -7,7 +7,7 @@
 //   burst        one Component in every namespace updated at once;
 //   writes       API writes per change, from the controller's outrigger_controller_writes_total;
 //   memory       VmRSS / VmHWM (peak) of the controller process.
-import type { KubernetesObject, V1Secret } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Deployment, V1Secret } from "@kubernetes/client-node";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -112,10 +112,14 @@ export interface ControllerBenchResult {
     redundantWrites: number;
   };
   reconcileErrors: number;
+  /** Reconciles by "controller/result" in each phase. */
+  reconciles: { cold: Writes; updates: Writes; burst: Writes };
   memoryMiB: {
     afterCold: number | undefined;
     end: number | undefined;
     peak: number | undefined;
+    /** Highest VmRSS sampled (every 200 ms) in each phase. */
+    phasePeak: { cold: number; updates: number; burst: number };
     /** VmRSS at the end, split into anonymous and file-backed pages. */
     endAnon: number | undefined;
     endFile: number | undefined;
@@ -355,6 +359,13 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
         env: { NODE_ENV: "production" },
       });
       const proc = controller;
+      // Peak RSS per phase, sampled; VmHWM gives the overall peak exactly.
+      let phase: "cold" | "updates" | "burst" = "cold";
+      const phasePeakMiB = { cold: 0, updates: 0, burst: 0 };
+      const sampler = setInterval(() => {
+        const rss = processMemoryMiB(proc.pid)?.rss ?? 0;
+        phasePeakMiB[phase] = Math.max(phasePeakMiB[phase], rss);
+      }, 200);
       let readyAt: number | undefined;
       let exited = false;
       void until("readyz", 300_000, async () => {
@@ -398,7 +409,9 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
       let redundant = 0;
       const otherWrites: Writes = {};
       let before = quiet.metrics;
+      const updatesStart = quiet.metrics;
       opts.progress(`controller: ${opts.updates} Component updates, one at a time`);
+      phase = "updates";
       for (let u = 1; u <= opts.updates; u++) {
         const ns = namespaces[u % namespaces.length]!;
         const c = (u * 7) % shape.components;
@@ -446,6 +459,7 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
         for (const a of appsInScope(shape, c)) tokens.set(`${ns}/${a}`, token);
         return token;
       });
+      phase = "burst";
       const burstStart = performance.now();
       const burstArrivals = tracker.waitForTokens(tokens, 120_000);
       await pool(
@@ -457,6 +471,12 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
       const burstAfter = await waitForQuiet(scrape, 1000, 120_000);
       tracker.stopWaiting();
       const burstWrites = writesDelta(burstAfter.metrics.writes, before.writes);
+      // Reconciles per phase: how much work each change caused, whether or not it wrote.
+      const reconciles = {
+        cold: writesDelta(quiet.metrics.reconciles, {}),
+        updates: writesDelta(before.reconciles, updatesStart.reconciles),
+        burst: writesDelta(burstAfter.metrics.reconciles, before.reconciles),
+      };
       const burst = {
         components: namespaces.length,
         appsAffected: tokens.size,
@@ -474,6 +494,7 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
       const reconcileErrors = Object.entries(burstAfter.metrics.reconciles)
         .filter(([k]) => k.endsWith("/error"))
         .reduce((a, [, v]) => a + v, 0);
+      clearInterval(sampler);
       const memory = processMemoryMiB(proc.pid);
       const heapMiB = (await scrape()).heap;
       const heapSnapshot = opts.heapSnapshot ? await takeHeapSnapshot(proc, opts) : undefined;
@@ -497,10 +518,12 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
         propagation,
         burst,
         reconcileErrors,
+        reconciles,
         memoryMiB: {
           afterCold,
           end: memory?.rss,
           peak: memory?.peak,
+          phasePeak: phasePeakMiB,
           endAnon: memory?.anon,
           endFile: memory?.file,
         },
@@ -663,23 +686,34 @@ async function createLoad(
   progress(
     `controller: created ${namespaces.length} namespaces and ${objects.length} objects in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
-  // The controller should start on a settled cluster: every Deployment has its ReplicaSet.
+  // The controller should start on a settled cluster: every Deployment has its ReplicaSet and
+  // the kube-controller-manager has written its status. Otherwise its status writes, which go
+  // on for a minute at its default 20 requests/s, would land in the middle of the measurement.
   const want = namespaces.length * shape.apps;
-  const path =
-    namespaces.length === 1
-      ? resourcePath(resources.replicaSets, namespaces[0])
-      : resourcePath(resources.replicaSets);
+  const one = namespaces.length === 1 ? namespaces[0] : undefined;
+  const query = { labelSelector: `${BENCH_RUN_LABEL}=${run}` };
+  let lastChange = { version: -1n, at: 0 };
   await until(
-    "the Deployments' ReplicaSets",
-    300_000,
+    "the Deployments' ReplicaSets and status",
+    600_000,
     async () => {
-      const list = await http.json<{ items: unknown[] }>({
-        path,
-        query: { labelSelector: `${BENCH_RUN_LABEL}=${run}` },
-      });
-      return list.items.length >= want;
+      const [replicaSets, deployments] = await Promise.all([
+        http.json<{ items: KubernetesObject[] }>({ path: resourcePath(resources.replicaSets, one), query }),
+        http.json<{ items: V1Deployment[] }>({ path: resourcePath(resources.deployments, one), query }),
+      ]);
+      const settled = deployments.items.filter(
+        (d) => (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1),
+      );
+      // The newest write to any of them; settled once it has not moved for 3 s.
+      const version = [...replicaSets.items, ...deployments.items].reduce(
+        (max, o) =>
+          BigInt(o.metadata?.resourceVersion ?? "0") > max ? BigInt(o.metadata?.resourceVersion ?? "0") : max,
+        0n,
+      );
+      if (version !== lastChange.version) lastChange = { version, at: Date.now() };
+      return replicaSets.items.length >= want && settled.length >= want && Date.now() - lastChange.at >= 3000;
     },
-    500,
+    1000,
   );
 }
 
@@ -752,7 +786,15 @@ export function controllerReport(r: ControllerBenchResult): string {
           r.burst.convergedMs.toFixed(0),
         ],
         ["burst: writes", fmtWrites(r.burst.writes)],
+        [
+          "reconciles in cold / updates / burst",
+          (["cold", "updates", "burst"] as const).map((k) => fmtWrites(r.reconciles[k])).join(" | "),
+        ],
         ["reconcile errors", String(r.reconcileErrors)],
+        [
+          "RSS peak sampled in cold / updates / burst (MiB)",
+          `${s(r.memoryMiB.phasePeak.cold)} / ${s(r.memoryMiB.phasePeak.updates)} / ${s(r.memoryMiB.phasePeak.burst)}`,
+        ],
         [
           "RSS after cold / at end (anon + file) / peak (MiB)",
           `${s(r.memoryMiB.afterCold)} / ${s(r.memoryMiB.end)} (${s(r.memoryMiB.endAnon)} + ${s(r.memoryMiB.endFile)}) / ${s(r.memoryMiB.peak)}`,
