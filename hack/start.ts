@@ -91,7 +91,17 @@ async function main(): Promise<number> {
 
     const [webhookPort, controllerOps, injectorOps] = [await freePort(), await freePort(), await freePort()];
     children.push(
-      startProcess("controller", ["controller", "--ops-address", `127.0.0.1:${controllerOps}`], kubeconfig),
+      startProcess(
+        "controller",
+        [
+          "controller",
+          "--ops-address",
+          `127.0.0.1:${controllerOps}`,
+          "--leader-election-namespace",
+          NAMESPACE,
+        ],
+        kubeconfig,
+      ),
       startProcess(
         "injector",
         [

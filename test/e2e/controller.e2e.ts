@@ -409,9 +409,17 @@ describe("controller", function () {
       await cluster().stopComponent("kube-apiserver");
       await sleep(10_000);
       await cluster().startComponent("kube-apiserver");
-      await eventually(async () => core().listNamespacedSecret({ namespace: ns.name }), {
-        timeoutMs: 60_000,
-      });
+      // Back means serving every path again, custom resources included (until then: 503).
+      await eventually(
+        async () =>
+          custom().listNamespacedCustomObject({
+            group: "dapr.io",
+            version: "v1alpha1",
+            namespace: ns.name,
+            plural: "components",
+          }),
+        { timeoutMs: 60_000 },
+      );
       // And changes right after it.
       await applyComponent(ns.name, component("after", "redis:3"));
       await applyComponent(ns.name, component("before", "redis:1b"));
