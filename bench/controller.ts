@@ -46,6 +46,7 @@ import {
   formatTable,
   loadAverage,
   processCpuSeconds,
+  processMemoryMaps,
   processMemoryMiB,
   summarize,
   type LatencySummary,
@@ -120,6 +121,8 @@ export interface ControllerBenchResult {
     peak: number | undefined;
     /** Highest VmRSS sampled (every 200 ms) in each phase. */
     phasePeak: { cold: number; updates: number; burst: number };
+    /** VmRSS at the end by kind of mapping (processMemoryMaps). */
+    endByMapping?: Record<string, number>;
     /** VmRSS at the end, split into anonymous and file-backed pages. */
     endAnon: number | undefined;
     endFile: number | undefined;
@@ -496,6 +499,7 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
         .reduce((a, [, v]) => a + v, 0);
       clearInterval(sampler);
       const memory = processMemoryMiB(proc.pid);
+      const maps = processMemoryMaps(proc.pid);
       const heapMiB = (await scrape()).heap;
       const heapSnapshot = opts.heapSnapshot ? await takeHeapSnapshot(proc, opts) : undefined;
       const coldWrites = writesDelta(quiet.metrics.writes, {});
@@ -524,6 +528,7 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
           end: memory?.rss,
           peak: memory?.peak,
           phasePeak: phasePeakMiB,
+          ...(maps ? { endByMapping: maps } : {}),
           endAnon: memory?.anon,
           endFile: memory?.file,
         },
@@ -798,6 +803,13 @@ export function controllerReport(r: ControllerBenchResult): string {
         [
           "RSS after cold / at end (anon + file) / peak (MiB)",
           `${s(r.memoryMiB.afterCold)} / ${s(r.memoryMiB.end)} (${s(r.memoryMiB.endAnon)} + ${s(r.memoryMiB.endFile)}) / ${s(r.memoryMiB.peak)}`,
+        ],
+        [
+          "RSS at end by mapping (MiB)",
+          Object.entries(r.memoryMiB.endByMapping ?? {})
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => `${k} ${s(v)}`)
+            .join(", "),
         ],
         ...(["afterCold", "end"] as const).map((k) => [
           `V8 heap used / total (new, old, code, large), external ${k === "end" ? "at end" : "after cold"} (MiB)`,

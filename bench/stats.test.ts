@@ -4,6 +4,7 @@ import {
   formatTable,
   percentile,
   processCpuSeconds,
+  processMemoryMaps,
   processMemoryMiB,
   summarize,
 } from "./stats.ts";
@@ -59,5 +60,9 @@ describe("bench stats", () => {
     expect(mem!.peak).to.be.at.least(mem!.rss);
     expect(mem!.anon + mem!.file).to.be.closeTo(mem!.rss, 1);
     expect(processCpuSeconds(2 ** 30)).to.equal(undefined);
+    const maps = processMemoryMaps(process.pid)!;
+    const sum = Object.values(maps).reduce((a, b) => a + b, 0);
+    expect(sum).to.be.closeTo(processMemoryMiB(process.pid)!.rss, 5);
+    expect(maps["node executable"]).to.be.greaterThan(1);
   });
 });

@@ -88,6 +88,37 @@ export function processMemoryMiB(
   }
 }
 
+/**
+ * Resident memory of a process by kind of mapping, in MiB, from /proc/<pid>/smaps: small
+ * anonymous mappings (V8 heap pages are 256 KiB each), larger anonymous ones (malloc arenas,
+ * V8 large objects), the brk heap (malloc), the executable and the rest of the files.
+ */
+export function processMemoryMaps(pid: number): Record<string, number> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const out: Record<string, number> = {};
+  let kind = "";
+  for (const line of text.split("\n")) {
+    const map = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (map) {
+      const kib = (parseInt(map[2]!, 16) - parseInt(map[1]!, 16)) / 1024;
+      const name = map[3]!.trim();
+      if (name === "") kind = kib <= 1024 ? "anon <= 1 MiB" : "anon > 1 MiB";
+      else if (name === "[heap]") kind = "brk heap (malloc)";
+      else if (/\/node$/.test(name)) kind = "node executable";
+      else kind = "other";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out[kind] = (out[kind] ?? 0) + Number(rss[1]) / 1024;
+  }
+  return out;
+}
+
 /** The 1-minute load average, rounded; the machine is shared, so every result records it. */
 export function loadAverage(): number {
   return Math.round(loadavg()[0]! * 100) / 100;
