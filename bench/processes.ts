@@ -3,8 +3,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import http from "node:http";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+
+export { freePort } from "../hack/lib/free-port.ts";
 
 export const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 
@@ -58,18 +59,6 @@ export function startNode(opts: {
       return code;
     },
   };
-}
-
-/** A TCP port free on loopback right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
 }
 
 /** Plain HTTP GET on loopback; resolves with status and body, rejects on connection errors. */
