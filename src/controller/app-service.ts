@@ -12,7 +12,7 @@ import {
 } from "../shared/sidecar-config.ts";
 import type { App } from "./apps.ts";
 import { canonicalJson } from "./hash.ts";
-import { isOurs } from "./sidecar-config.ts";
+import { leftoversOfGoneApps } from "./sidecar-config.ts";
 
 /** daprd's HTTP API port; it has no annotation. The Service exposes it on port 80, as Dapr does. */
 export const DAPR_HTTP_PORT = 3500;
@@ -136,16 +136,7 @@ export function staleAppServices(
   existing: readonly V1Service[],
   apps: readonly Pick<App, "namespace" | "appId">[],
 ): V1Service[] {
-  const wanted = new Set(apps.map((a) => `${a.namespace}/${a.appId}`));
-  return existing.filter((s) => {
-    const appId = s.metadata?.labels?.[APP_ID_LABEL];
-    return (
-      isOurs(s) &&
-      appId !== undefined &&
-      s.metadata?.name === appServiceName(appId) &&
-      !wanted.has(`${s.metadata?.namespace}/${appId}`)
-    );
-  });
+  return leftoversOfGoneApps(existing, apps, appServiceName);
 }
 
 function comparablePorts(s: V1Service): unknown[] {

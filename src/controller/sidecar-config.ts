@@ -471,21 +471,33 @@ export function secretForUpdate(existing: V1Secret, desired: V1Secret): V1Secret
   };
 }
 
+/**
+ * Our objects of one kind whose app is not in `apps`: to delete. An object counts only when it
+ * carries our label and the name `nameFor` gives its app-id label, so nothing else is touched.
+ */
+export function leftoversOfGoneApps<T extends { metadata?: V1ObjectMeta }>(
+  existing: readonly T[],
+  apps: readonly Pick<App, "namespace" | "appId">[],
+  nameFor: (appId: string) => string,
+): T[] {
+  const wanted = new Set(apps.map((a) => `${a.namespace}/${a.appId}`));
+  return existing.filter((o) => {
+    const appId = o.metadata?.labels?.[APP_ID_LABEL];
+    return (
+      isOurs(o) &&
+      appId !== undefined &&
+      o.metadata?.name === nameFor(appId) &&
+      !wanted.has(`${o.metadata?.namespace}/${appId}`)
+    );
+  });
+}
+
 /** Our sidecar config Secrets whose app is not in `apps`: to delete. */
 export function staleSidecarConfigSecrets(
   existing: readonly V1Secret[],
   apps: readonly Pick<App, "namespace" | "appId">[],
 ): V1Secret[] {
-  const wanted = new Set(apps.map((a) => `${a.namespace}/${a.appId}`));
-  return existing.filter((s) => {
-    const appId = s.metadata?.labels?.[APP_ID_LABEL];
-    return (
-      isOurs(s) &&
-      appId !== undefined &&
-      s.metadata?.name === sidecarConfigSecretName(appId) &&
-      !wanted.has(`${s.metadata?.namespace}/${appId}`)
-    );
-  });
+  return leftoversOfGoneApps(existing, apps, sidecarConfigSecretName);
 }
 
 // --- Helpers ---------------------------------------------------------------------------------
