@@ -13,6 +13,7 @@ describe("injector benchmark (smoke)", function () {
   it("loads the injector and the reference over HTTPS and reports both", async () => {
     const r = await runInjectorBench({
       concurrency: [1, 2],
+      rounds: 2,
       warmupMs: 100,
       durationMs: 400,
       logLevel: "warn",
@@ -22,6 +23,9 @@ describe("injector benchmark (smoke)", function () {
       progress: () => {},
     });
     expect(r.levels.map((l) => l.concurrency)).to.deep.equal([1, 2]);
+    expect(r.levels[0]!.roundThroughputs.injector).to.have.length(2);
+    expect(r.levels[0]!.injector.throughput).to.equal(Math.max(...r.levels[0]!.roundThroughputs.injector));
+    expect(r.halfPeak.roundP99Ms.reference).to.have.length(2);
     for (const l of r.levels) {
       for (const run of [l.injector, l.reference]) {
         expect(run.errors).to.equal(0);

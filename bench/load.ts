@@ -88,7 +88,9 @@ export async function runLoad(
   const url = new URL(spec.url);
   const [head, tail] = splitTemplate(spec.reviewTemplate);
   const maxSockets = spec.mode.kind === "closed" ? spec.mode.concurrency : spec.mode.maxConnections;
-  const agent = new https.Agent({ keepAlive: true, maxSockets, ca: spec.ca });
+  // Idle sockets close after 4 s, before the server's 5 s keep-alive timeout (Node's default)
+  // can close one just as a request goes out on it (ECONNRESET).
+  const agent = new https.Agent({ keepAlive: true, maxSockets, ca: spec.ca, timeout: 4000 });
   const latencies: number[] = [];
   const errorSamples: string[] = [];
   let errors = 0;

@@ -108,7 +108,8 @@ export function summarizeProfile(
   };
   const label = (id: number) => {
     const f = byId.get(id)!.callFrame;
-    const file = outriggerFile(f.url) ?? f.url.replace(/^.*\/node_modules\//, "node_modules/");
+    // The real file and line: for the compiled build, a line of dist/*.js (no source maps here).
+    const file = f.url.replace(/^.*\/(node_modules|src|bench|dist)\//, "$1/");
     const where = f.url ? ` ${file}:${f.lineNumber + 1}` : "";
     return `${f.functionName || "(anonymous)"}${where}`;
   };
