@@ -106,7 +106,18 @@ async function createApp(namespace: string, appId: string, annotations: Record<s
   });
 }
 
-async function applyComponent(namespace: string, body: Obj) {
+/** Creates or replaces a Component, re-reading on 409: the controller's status writes bump resourceVersion. */
+async function applyComponent(namespace: string, body: Obj): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await applyComponentOnce(namespace, body);
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409 || attempt >= 10) throw err;
+    }
+  }
+}
+
+async function applyComponentOnce(namespace: string, body: Obj) {
   const name = body.metadata?.name ?? "";
   const existing = await custom()
     .getNamespacedCustomObject({
