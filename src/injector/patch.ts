@@ -2,7 +2,8 @@
 // The injector mutates a copy of the pod and sends `jsonPatchBetween(original, mutated)`, so no
 // operation sequence is written by hand. A library was not worth a dependency: the injector
 // only grows objects and arrays, and this diff is exact for any JSON (checked by tests that
-// apply every diff back). Arrays are compared index by index: a common prefix is diffed in
+// apply every diff back). Identical references are equal without a walk, so a copy-on-write
+// mutation costs only the parts it copied. Arrays are compared index by index: a common prefix is diffed in
 // place, extra elements are added at the end and missing ones removed from the end.
 
 export type JsonPatchOp =
@@ -12,6 +13,7 @@ export type JsonPatchOp =
 
 /** One reference token of an RFC 6901 JSON Pointer: `~` → `~0`, `/` → `~1`. */
 export function escapePointerToken(token: string): string {
+  if (!token.includes("~") && !token.includes("/")) return token;
   return token.replaceAll("~", "~0").replaceAll("/", "~1");
 }
 
@@ -48,6 +50,8 @@ export function jsonPatchBetween(before: unknown, after: unknown): JsonPatchOp[]
 }
 
 function diffInto(ops: JsonPatchOp[], path: string, a: unknown, b: unknown): void {
+  // A subtree the mutated copy shares with the original is equal without a look inside.
+  if (a === b) return;
   if (isPlainObject(a) && isPlainObject(b)) {
     for (const key of Object.keys(a)) {
       if (a[key] !== undefined && (!Object.hasOwn(b, key) || b[key] === undefined))

@@ -1,5 +1,5 @@
 // Rendering: the daprd container for resolved sidecar settings, and the pod with it injected.
-// Pure; the pod is copied, never changed in place. Names, ports, probes and env follow Dapr's
+// Pure; the pod is never changed in place (the result shares its unchanged parts). Names, ports, probes and env follow Dapr's
 // injector so tools and apps that know Dapr find what they expect; the differences are the
 // standalone mode with a mounted sidecar config, native sidecars, a startup probe, the
 // restricted securityContext and `--enable-metrics=false` actually turning metrics off.
@@ -227,59 +227,65 @@ export function sidecarConfigVolume(appId: string): V1Volume {
   };
 }
 
-function objectField(obj: JsonObject, field: string): JsonObject {
-  const v = obj[field];
-  if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as JsonObject;
-  const fresh: JsonObject = {};
-  obj[field] = fresh;
-  return fresh;
+/** A shallow copy of `v` when it is an object, else a new empty one. */
+function objectCopy(v: unknown): JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? { ...(v as JsonObject) } : {};
 }
 
-function listField(obj: JsonObject, field: string): unknown[] {
-  const v = obj[field];
-  if (Array.isArray(v)) return v;
-  const fresh: unknown[] = [];
-  obj[field] = fresh;
-  return fresh;
+/** A shallow copy of `v` when it is a list, else a new empty one. */
+function listCopy<T>(v: unknown): T[] {
+  return Array.isArray(v) ? [...(v as T[])] : [];
 }
 
 /**
  * A copy of `pod` with the sidecar injected. The pod must have passed `podShapeProblem` and
  * `decide` (no daprd yet, volumes present, reserved names free).
+ *
+ * Copy-on-write: only the objects on the path to a change are copied; every other subtree is
+ * shared with `pod`, so neither may be changed afterwards. Sharing is also what keeps the patch
+ * cheap: `jsonPatchBetween` skips a shared subtree without walking it.
  */
 export function injectedPod(pod: JsonObject, s: SidecarSettings, status: SidecarStatus): JsonObject {
-  const out = structuredClone(pod);
-  const metadata = objectField(out, "metadata");
-  const spec = objectField(out, "spec");
+  const metadata = objectCopy(pod.metadata);
+  const spec = objectCopy(pod.spec);
 
-  const volumes = listField(spec, "volumes");
+  const volumes = listCopy<unknown>(spec.volumes);
   volumes.push(sidecarConfigVolume(s.appId));
   if (s.unixDomainSocketPath !== undefined) volumes.push(structuredClone(UDS_VOLUME_SPEC));
-
-  const daprd = sidecarContainer(s);
-  listField(spec, s.nativeSidecar ? "initContainers" : "containers").push(daprd);
+  spec.volumes = volumes;
 
   const appEnv: V1EnvVar[] = [
     { name: "DAPR_HTTP_PORT", value: String(SIDECAR_HTTP_PORT) },
     { name: "DAPR_GRPC_PORT", value: String(s.grpcPort) },
     { name: "APP_PROTOCOL", value: s.appProtocol },
   ];
-  for (const c of spec.containers as JsonObject[]) {
-    if (c === (daprd as unknown)) continue;
-    const env = listField(c, "env") as JsonObject[];
+  const containers = listCopy<JsonObject>(spec.containers).map((original) => {
+    const c = { ...original };
+    const env = listCopy<JsonObject>(c.env);
     // The app's own values win, as in Dapr.
     for (const e of appEnv) if (!env.some((x) => x.name === e.name)) env.push({ ...e });
+    c.env = env;
     if (s.unixDomainSocketPath !== undefined) {
-      const mounts = listField(c, "volumeMounts") as JsonObject[];
+      const mounts = listCopy<JsonObject>(c.volumeMounts);
       const taken = mounts.some((m) => m.name === UDS_VOLUME || m.mountPath === s.unixDomainSocketPath);
       if (!taken) mounts.push({ name: UDS_VOLUME, mountPath: s.unixDomainSocketPath });
+      c.volumeMounts = mounts;
     }
-  }
+    return c;
+  });
+  spec.containers = containers;
 
-  const labels = objectField(metadata, "labels");
+  const daprd = sidecarContainer(s);
+  if (s.nativeSidecar) spec.initContainers = [...listCopy<unknown>(spec.initContainers), daprd];
+  else containers.push(daprd as JsonObject);
+
+  const labels = objectCopy(metadata.labels);
   labels[SIDECAR_INJECTED_LABEL] = "true";
   labels[APP_ID_LABEL] = s.appId;
   labels[METRICS_ENABLED_LABEL] = String(s.enableMetrics);
-  objectField(metadata, "annotations")[SIDECAR_STATUS_ANNOTATION] = JSON.stringify(status);
-  return out;
+  metadata.labels = labels;
+  const annotations = objectCopy(metadata.annotations);
+  annotations[SIDECAR_STATUS_ANNOTATION] = JSON.stringify(status);
+  metadata.annotations = annotations;
+  return { ...pod, metadata, spec };
 }
