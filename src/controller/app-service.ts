@@ -11,7 +11,7 @@ import {
   appServiceName,
 } from "../shared/sidecar-config.ts";
 import type { App } from "./apps.ts";
-import { canonicalJson } from "./hash.ts";
+import { canonicalJson } from "../shared/canonical-json.ts";
 import { leftoversOfGoneApps } from "./sidecar-config.ts";
 
 /** daprd's HTTP API port; it has no annotation. The Service exposes it on port 80, as Dapr does. */

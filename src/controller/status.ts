@@ -4,7 +4,7 @@
 
 import { READY_CONDITION } from "../apis/resources.ts";
 import type { Component, Condition, Configuration, ResourceStatus } from "../apis/types.ts";
-import { canonicalJson } from "./hash.ts";
+import { canonicalJson } from "../shared/canonical-json.ts";
 import {
   problemMessage,
   type ComponentResult,

@@ -3,6 +3,7 @@
 // (`--webhook-url`) the injector registers itself: it creates or updates the whole object.
 import type { AdmissionregistrationV1Api, V1MutatingWebhookConfiguration } from "@kubernetes/client-node";
 import { classifyApiError } from "../shared/api-errors.ts";
+import { canonicalJson } from "../shared/canonical-json.ts";
 import type { Logger } from "../shared/log.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../shared/sidecar-config.ts";
 import { retryLoop } from "./retry-loop.ts";
@@ -75,15 +76,6 @@ export function withCaBundle(
     ...existing,
     webhooks: webhooks.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle } })),
   };
-}
-
-/** JSON with object keys sorted: the API returns fields in its own order. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
-  );
 }
 
 /** Does `existing` differ from `desired` in anything we set? */
