@@ -29,7 +29,7 @@ import {
 import { countRotation, createInjectorMetrics, type InjectorMetrics } from "./metrics.ts";
 import {
   DEFAULT_MAX_REQUEST_BYTES,
-  createWebhookApp,
+  createWebhookHandler,
   startWebhookServer,
   type WebhookServer,
 } from "./server.ts";
@@ -299,7 +299,7 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
   const now = () => new Date();
   // Settings are bound once: nothing static is rebuilt per request.
   const settings = Object.freeze({ ...config.settings });
-  const app = createWebhookApp({
+  const handler = createWebhookHandler({
     admit: (request) => admit(request, settings),
     log,
     metrics,
@@ -369,7 +369,7 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
     try {
       const first = latest;
       server = await startWebhookServer({
-        app,
+        handler,
         host: config.listen.host,
         port: config.listen.port,
         certificate: first.serving,

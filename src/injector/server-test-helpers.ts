@@ -6,7 +6,7 @@ import { Registry } from "prom-client";
 import type { AdmissionOutcome, AdmissionRequest } from "./admit.ts";
 import { LOOPBACK_HOSTS, rotateCertificates, type StoredCertificates } from "./certs.ts";
 import { createInjectorMetrics, type InjectorMetrics } from "./metrics.ts";
-import { createWebhookApp, startWebhookServer, type WebhookServer } from "./server.ts";
+import { createWebhookHandler, startWebhookServer, type WebhookServer } from "./server.ts";
 
 export interface TestServer {
   webhook: WebhookServer;
@@ -60,14 +60,14 @@ export async function startTestServer(opts: {
   const logs: Array<Record<string, unknown>> = [];
   const log = opts.keepLogs === false ? pino({ level: "silent" }) : captureLogger(logs);
   const certificates = testCertificates();
-  const app = createWebhookApp({
+  const handler = createWebhookHandler({
     admit: opts.admit,
     log,
     metrics,
     ...(opts.maxRequestBytes ? { maxRequestBytes: opts.maxRequestBytes } : {}),
   });
   const webhook = await startWebhookServer({
-    app,
+    handler,
     host: "127.0.0.1",
     port: 0,
     certificate: certificates.serving,

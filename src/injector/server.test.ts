@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import https from "node:https";
 import tls from "node:tls";
+import zlib from "node:zlib";
 import forge from "node-forge";
 import { admit, type AdmissionOutcome, type AdmissionRequest } from "./admit.ts";
 import { LOOPBACK_HOSTS, rotateCertificates } from "./certs.ts";
@@ -158,6 +159,50 @@ describe("webhook HTTPS shell", function () {
       );
       const ok = await server.post(body, { "content-type": "application/json; charset=UTF-8" });
       expect(ok.status).to.equal(200);
+    });
+
+    it("reads gzip, deflate and br bodies, and answers 415 for any other Content-Encoding", async function () {
+      const body = JSON.stringify(podCreateReview("uid-zip", {}));
+      for (const [encoding, bytes] of [
+        ["gzip", zlib.gzipSync(body)],
+        ["deflate", zlib.deflateSync(body)],
+        ["br", zlib.brotliCompressSync(body)],
+      ] as const) {
+        const res = await server.post(bytes, {
+          "content-type": "application/json",
+          "content-encoding": encoding,
+        });
+        expect(res.status, encoding).to.equal(200);
+        expect(parse(res.text).response.uid).to.equal("uid-zip");
+      }
+      expect(calls).to.have.length(3);
+      calls.length = 0;
+      await expectError(
+        await server.post(body, { "content-type": "application/json", "content-encoding": "zstd" }),
+        415,
+        "",
+        /Content-Encoding "zstd"/,
+      );
+    });
+
+    it("answers 413 when a compressed body inflates past the limit", async function () {
+      const bomb = zlib.gzipSync(Buffer.alloc(1024 * 1024, " "));
+      expect(bomb.length).to.be.below(4096);
+      await expectError(
+        await server.post(bomb, { "content-type": "application/json", "content-encoding": "gzip" }),
+        413,
+        "",
+        /larger than 4096 bytes/,
+      );
+    });
+
+    it("answers 400 for a body that is not valid compressed data", async function () {
+      await expectError(
+        await server.post("not gzip", { "content-type": "application/json", "content-encoding": "gzip" }),
+        400,
+        "",
+        /could not read the body/,
+      );
     });
 
     it("answers 400 for malformed JSON", async function () {

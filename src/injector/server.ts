@@ -1,14 +1,16 @@
 // The injector's HTTPS shell: decode an AdmissionReview, hand the request to the pure core,
 // encode the answer. Everything that can go wrong with the input ends in a well-formed
 // AdmissionReview with a status code from a closed set; nothing here calls the API server.
-import express, { type NextFunction, type Request, type Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import type { Readable, Transform } from "node:stream";
+import zlib from "node:zlib";
 import type { Logger } from "../shared/log.ts";
 import type { AdmissionOutcome, AdmissionRequest } from "./admit.ts";
 import type { CertKeyPair } from "./certs.ts";
 import type { InjectorMetrics, InvalidRequestReason, RequestResult } from "./metrics.ts";
-import { reasonLabel } from "./metrics.ts";
+import { REQUEST_RESULTS, reasonLabel } from "./metrics.ts";
 
 export const ADMISSION_API_VERSION = "admission.k8s.io/v1";
 export const ADMISSION_KIND = "AdmissionReview";
@@ -99,27 +101,105 @@ function nameOf(request: Record<string, unknown>): { name?: string; generateName
   return typeof meta.generateName === "string" ? { generateName: meta.generateName.slice(0, 253) } : {};
 }
 
-const bodyReadErrors: Record<string, [number, InvalidRequestReason]> = {
-  "entity.too.large": [413, "too-large"],
-  "encoding.unsupported": [415, "unsupported-media-type"],
-  "charset.unsupported": [415, "unsupported-media-type"],
+/** The webhook's request listener: node's (req, res) callback. */
+export type WebhookHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const SUPPORTED_ENCODINGS = new Set(["identity", "gzip", "x-gzip", "deflate", "br"]);
+
+function decompressorFor(encoding: string): Transform | undefined {
+  if (encoding === "gzip" || encoding === "x-gzip") return zlib.createGunzip();
+  if (encoding === "deflate") return zlib.createInflate();
+  if (encoding === "br") return zlib.createBrotliDecompress();
+  return undefined;
+}
+
+/** The whole body, decoded from its Content-Encoding, or an InvalidRequest: 413 once it passes `limit`. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = () => new InvalidRequest(413, "too-large", `request body is larger than ${limit} bytes`);
+  const encoding = (req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+  if (!SUPPORTED_ENCODINGS.has(encoding))
+    return Promise.reject(
+      new InvalidRequest(
+        415,
+        "unsupported-media-type",
+        `Content-Encoding "${encoding.slice(0, 40)}" is not supported`,
+      ),
+    );
+  const declared = Number(req.headers["content-length"]);
+  if (encoding === "identity" && declared > limit) return Promise.reject(tooLarge());
+  const decoder = decompressorFor(encoding);
+  const source: Readable = decoder ? req.pipe(decoder) : req;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const fail = (err: InvalidRequest) => {
+      if (done) return;
+      done = true;
+      decoder?.destroy();
+      reject(err);
+    };
+    source.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return fail(tooLarge());
+      chunks.push(chunk);
+    });
+    source.on("end", () => {
+      if (done) return;
+      done = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    const readFailed = (err: Error) =>
+      fail(new InvalidRequest(400, "read-failed", `could not read the body: ${err.message}`));
+    source.on("error", readFailed);
+    if (decoder) req.on("error", readFailed);
+  });
+}
+
+const isJsonUtf8 = (type: string | undefined): boolean => {
+  if (type === undefined || !/^application\/json\s*(;|$)/i.test(type)) return false;
+  const charset = /;\s*charset="?([^";\s]+)/i.exec(type)?.[1];
+  return charset === undefined || /^utf-?8$/i.test(charset);
 };
 
-/** Express app serving POST /mutate. */
-export function createWebhookApp(opts: WebhookAppOptions): express.Express {
+/**
+ * The webhook's request listener: POST /mutate, 405 for other methods there, 404 elsewhere.
+ * Plain node:http rather than express: on the admission path the framework's routing and body
+ * parsing cost more CPU than the injection itself (see docs/performance.md).
+ */
+export function createWebhookHandler(opts: WebhookAppOptions): WebhookHandler {
   const { log, metrics } = opts;
   const limit = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-  const app = express();
-  app.disable("x-powered-by");
-  app.set("etag", false);
+  const requestsBy = Object.fromEntries(
+    REQUEST_RESULTS.map((r) => [r, metrics.requests.labels({ result: r })]),
+  );
+  const durationBy = Object.fromEntries(
+    REQUEST_RESULTS.map((r) => [r, metrics.duration.labels({ result: r })]),
+  );
 
-  const finish = (res: Response, started: bigint, result: RequestResult, status: number, body: unknown) => {
-    metrics.requests.inc({ result });
-    metrics.duration.observe({ result }, Number(process.hrtime.bigint() - started) / 1e9);
-    res.status(status).type("application/json").send(JSON.stringify(body));
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      ...headers,
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+    });
+    res.end(text);
   };
 
-  const reject = (req: Request, res: Response, err: InvalidRequest) => {
+  const finish = (
+    res: ServerResponse,
+    started: bigint,
+    result: RequestResult,
+    status: number,
+    body: unknown,
+  ) => {
+    requestsBy[result]!.inc();
+    durationBy[result]!.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    send(res, status, body, status === 405 ? { allow: "POST" } : {});
+  };
+
+  const reject = (req: IncomingMessage, res: ServerResponse, started: bigint, err: InvalidRequest) => {
     metrics.invalidRequests.inc({ reason: err.reason });
     log.warn(
       {
@@ -127,50 +207,28 @@ export function createWebhookApp(opts: WebhookAppOptions): express.Express {
         status: err.status,
         reason: err.reason,
         error: err.message,
-        remote: req.ip,
+        remote: req.socket.remoteAddress,
       },
       "rejected admission request",
     );
-    const started = res.locals.started as bigint;
+    // A reply to an unread body: the connection cannot be reused safely.
+    if (!req.complete) res.shouldKeepAlive = false;
     finish(res, started, "invalid", err.status, errorReview(err.uid, err.status, err.message));
   };
 
-  const checkContentType = (req: Request, res: Response, next: NextFunction) => {
-    res.locals.started = process.hrtime.bigint();
-    const type = req.headers["content-type"];
-    const charset = typeof type === "string" ? /;\s*charset="?([^";\s]+)/i.exec(type)?.[1] : undefined;
-    if (
-      typeof type !== "string" ||
-      !/^application\/json\s*(;|$)/i.test(type) ||
-      (charset !== undefined && !/^utf-?8$/i.test(charset))
-    ) {
-      const message = "Content-Type must be application/json (UTF-8)";
-      return reject(req, res, new InvalidRequest(415, "unsupported-media-type", message));
-    }
-    next();
-  };
-
-  const readBody = express.raw({ type: () => true, limit, inflate: true });
-
-  app.post("/mutate", checkContentType, readBody, (req: Request, res: Response) => {
-    const started = res.locals.started as bigint;
-    const raw: unknown = req.body;
+  const answer = (req: IncomingMessage, res: ServerResponse, started: bigint, raw: Buffer) => {
     let body: unknown;
     try {
-      const text = Buffer.isBuffer(raw) ? raw.toString("utf8") : "";
-      body = JSON.parse(text);
+      body = JSON.parse(raw.toString("utf8"));
     } catch (err) {
-      return reject(
-        req,
-        res,
-        new InvalidRequest(400, "malformed-json", `malformed JSON: ${(err as Error).message}`),
-      );
+      const message = `malformed JSON: ${(err as Error).message}`;
+      return reject(req, res, started, new InvalidRequest(400, "malformed-json", message));
     }
     let request: AdmissionRequest;
     try {
       request = admissionRequestOf(body);
     } catch (err) {
-      if (err instanceof InvalidRequest) return reject(req, res, err);
+      if (err instanceof InvalidRequest) return reject(req, res, started, err);
       throw err;
     }
     let outcome: AdmissionOutcome;
@@ -209,34 +267,33 @@ export function createWebhookApp(opts: WebhookAppOptions): express.Express {
     );
     // The review always carries the request's uid, whatever the core returned.
     finish(res, started, outcome.result, 200, review({ ...outcome.response, uid: request.uid }));
-  });
+  };
 
-  app.all("/mutate", (req: Request, res: Response) => {
-    res.locals.started = process.hrtime.bigint();
-    res.setHeader("Allow", "POST");
-    reject(req, res, new InvalidRequest(405, "method-not-allowed", `${req.method} is not allowed; use POST`));
-  });
-
-  app.use((_req: Request, res: Response) => {
-    res
-      .status(404)
-      .type("application/json")
-      .send(JSON.stringify({ message: "not found; the webhook is POST /mutate" }));
-  });
-
-  // Errors from reading the body: too large, bad encoding, aborted.
-  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
-    const e = err as { type?: string; status?: number; message?: string };
-    const [status, reason] = bodyReadErrors[e.type ?? ""] ?? [400, "read-failed" as const];
-    const message =
-      reason === "too-large"
-        ? `request body is larger than ${limit} bytes`
-        : `could not read the body: ${e.message}`;
-    if (res.locals.started === undefined) res.locals.started = process.hrtime.bigint();
-    reject(req, res, new InvalidRequest(status, reason, message));
-  });
-  return app;
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    const path = (req.url ?? "").split("?", 1)[0];
+    if (path !== "/mutate") {
+      if (!req.complete) res.shouldKeepAlive = false;
+      return send(res, 404, { message: "not found; the webhook is POST /mutate" });
+    }
+    if (req.method !== "POST") {
+      const message = `${req.method} is not allowed; use POST`;
+      return reject(req, res, started, new InvalidRequest(405, "method-not-allowed", message));
+    }
+    if (!isJsonUtf8(req.headers["content-type"])) {
+      const message = "Content-Type must be application/json (UTF-8)";
+      return reject(req, res, started, new InvalidRequest(415, "unsupported-media-type", message));
+    }
+    readBody(req, limit).then(
+      (raw) => answer(req, res, started, raw),
+      (err: unknown) => {
+        if (res.headersSent || res.destroyed) return;
+        const invalid =
+          err instanceof InvalidRequest ? err : new InvalidRequest(400, "read-failed", String(err));
+        reject(req, res, started, invalid);
+      },
+    );
+  };
 }
 
 export interface WebhookServer {
@@ -253,7 +310,7 @@ export interface WebhookServer {
 const TLS_MIN_VERSION = "TLSv1.2" as const;
 
 export function startWebhookServer(opts: {
-  app: express.Express;
+  handler: WebhookHandler;
   host: string;
   port: number;
   certificate: CertKeyPair;
@@ -261,7 +318,7 @@ export function startWebhookServer(opts: {
 }): Promise<WebhookServer> {
   const server = https.createServer(
     { cert: opts.certificate.certPem, key: opts.certificate.keyPem, minVersion: TLS_MIN_VERSION },
-    opts.app,
+    opts.handler,
   );
   // Admission calls are small and the API server gives up after its timeout; slow clients go too.
   server.requestTimeout = 30_000;

@@ -277,7 +277,7 @@ export function injectedPod(pod: JsonObject, s: SidecarSettings, status: Sidecar
 
   const daprd = sidecarContainer(s);
   if (s.nativeSidecar) spec.initContainers = [...listCopy<unknown>(spec.initContainers), daprd];
-  else containers.push(daprd as JsonObject);
+  else containers.push(daprd as unknown as JsonObject);
 
   const labels = objectCopy(metadata.labels);
   labels[SIDECAR_INJECTED_LABEL] = "true";
