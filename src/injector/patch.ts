@@ -60,15 +60,18 @@ function diffInto(ops: JsonPatchOp[], path: string, a: unknown, b: unknown): voi
     for (const key of Object.keys(b)) {
       const bv = b[key];
       if (bv === undefined) continue;
+      const inA = Object.hasOwn(a, key) && a[key] !== undefined;
+      // Checked before the path is built: most members of a copy-on-write mutation are shared.
+      if (inA && a[key] === bv) continue;
       const child = `${path}/${escapePointerToken(key)}`;
-      if (!Object.hasOwn(a, key) || a[key] === undefined) ops.push({ op: "add", path: child, value: bv });
+      if (!inA) ops.push({ op: "add", path: child, value: bv });
       else diffInto(ops, child, a[key], bv);
     }
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {
     const common = Math.min(a.length, b.length);
-    for (let i = 0; i < common; i++) diffInto(ops, `${path}/${i}`, a[i], b[i]);
+    for (let i = 0; i < common; i++) if (a[i] !== b[i]) diffInto(ops, `${path}/${i}`, a[i], b[i]);
     for (let i = common; i < b.length; i++) ops.push({ op: "add", path: `${path}/${i}`, value: b[i] });
     // From the end, so earlier indexes stay valid while removing.
     for (let i = a.length - 1; i >= common; i--) ops.push({ op: "remove", path: `${path}/${i}` });

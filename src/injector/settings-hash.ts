@@ -6,8 +6,20 @@ import { createHash } from "node:crypto";
 import { canonicalJson } from "../shared/canonical-json.ts";
 import type { SidecarSettings } from "./decide.ts";
 
+// Pods come in batches of one template (a ReplicaSet scaling up), so the same settings are
+// hashed again and again. Their plain JSON text (a quarter of the canonical form's cost) finds
+// the hash computed before. Bounded: the oldest entry goes first.
+const MEMO_SIZE = 512;
+const memo = new Map<string, string>();
+
 /** First 16 hex digits of the SHA-256 of the canonical settings, image excluded. */
 export function hashOfSidecarSettings(sidecar: SidecarSettings): string {
   const { image: _image, ...rest } = sidecar;
-  return createHash("sha256").update(canonicalJson(rest)).digest("hex").slice(0, 16);
+  const text = JSON.stringify(rest);
+  const known = memo.get(text);
+  if (known !== undefined) return known;
+  const hash = createHash("sha256").update(canonicalJson(rest)).digest("hex").slice(0, 16);
+  if (memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as string);
+  memo.set(text, hash);
+  return hash;
 }
