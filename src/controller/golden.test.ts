@@ -6,7 +6,16 @@
 // the apps, conflicts and the sidecar config of every app after the last phase.
 // UPDATE_GOLDEN=1 rewrites the expected files (review the diff).
 
-import type { V1Secret } from "@kubernetes/client-node";
+import type {
+  V1CronJob,
+  V1DaemonSet,
+  V1Deployment,
+  V1Job,
+  V1Pod,
+  V1ReplicaSet,
+  V1Secret,
+  V1StatefulSet,
+} from "@kubernetes/client-node";
 import { expect } from "chai";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dump, load } from "js-yaml";
@@ -15,6 +24,13 @@ import type { Component, Configuration } from "../apis/types.ts";
 import { appKey, appsFromObjects, type AppObjects } from "./apps.ts";
 import { desiredAppService } from "./app-service.ts";
 import { desiredSidecarConfig, sidecarConfigSecret } from "./sidecar-config.ts";
+import {
+  trimmedCronJob,
+  trimmedDaprResource,
+  trimmedPod,
+  trimmedWorkload,
+  withoutManagedFields,
+} from "./trim.ts";
 
 const dir = new URL("./testdata/", import.meta.url);
 const update = process.env.UPDATE_GOLDEN === "1";
@@ -84,7 +100,21 @@ function render(state: Map<string, KubeObject>, previous: Map<string, V1Secret>)
   return { result, rendered };
 }
 
-function runCase(text: string) {
+// What the manager's informers keep of each kind (trim.ts): the golden output must not change.
+const TRIM_BY_KIND: Record<string, (o: KubeObject) => KubeObject> = {
+  Pod: (o) => trimmedPod(o as V1Pod) as KubeObject,
+  Deployment: (o) => trimmedWorkload(o as V1Deployment) as KubeObject,
+  StatefulSet: (o) => trimmedWorkload(o as V1StatefulSet) as KubeObject,
+  DaemonSet: (o) => trimmedWorkload(o as V1DaemonSet) as KubeObject,
+  ReplicaSet: (o) => trimmedWorkload(o as V1ReplicaSet) as KubeObject,
+  Job: (o) => trimmedWorkload(o as V1Job) as KubeObject,
+  CronJob: (o) => trimmedCronJob(o as V1CronJob) as KubeObject,
+  Component: (o) => trimmedDaprResource(o),
+  Configuration: (o) => trimmedDaprResource(o),
+  Secret: (o) => withoutManagedFields(o as V1Secret) as KubeObject,
+};
+
+function runCase(text: string, trim = false) {
   const state = new Map<string, KubeObject>();
   let previous = new Map<string, V1Secret>();
   const phases: KubeObject[][] = [[]];
@@ -100,7 +130,8 @@ function runCase(text: string) {
           state.delete(objectKey(d.kind, d.namespace, d.name));
         continue;
       }
-      const obj = stored(doc);
+      const full = stored(doc);
+      const obj = trim ? (TRIM_BY_KIND[full.kind]?.(full) ?? full) : full;
       state.set(objectKey(obj.kind, obj.metadata?.namespace, obj.metadata?.name), obj);
     }
     last = render(state, previous);
@@ -146,6 +177,11 @@ describe("controller golden cases", () => {
         writeFileSync(expectedFile, header + dump(normalized, { lineWidth: -1, noRefs: true }));
       }
       expect(normalized).to.deep.equal(load(readFileSync(expectedFile, "utf8")));
+    });
+
+    it(`${name}, from objects trimmed as the informers keep them`, () => {
+      const text = readFileSync(new URL(`${name}.input.yaml`, dir), "utf8");
+      expect(runCase(text, true)).to.deep.equal(runCase(text));
     });
   }
 });

@@ -55,6 +55,13 @@ import {
   type SecretLookup,
   type SidecarConfig,
 } from "./sidecar-config.ts";
+import {
+  trimmedCronJob,
+  trimmedDaprResource,
+  trimmedPod,
+  trimmedWorkload,
+  withoutManagedFields,
+} from "./trim.ts";
 import { componentStatus, configurationStatus, statusChanged, type ResourceStatus } from "./status.ts";
 import {
   STALE_SIDECAR_REASON,
@@ -168,31 +175,37 @@ export class Manager {
     this.clock = opts.clock ?? realClock;
     this.metrics = controllerMetrics(opts.registry);
     const rtm = runtimeMetrics(opts.registry);
-    const inf = <T extends KubernetesObject>(rt: ResourceType, extra: { labelSelector?: string } = {}) => {
+    const inf = <T extends KubernetesObject>(
+      rt: ResourceType,
+      transform: (obj: T) => T,
+      extra: { labelSelector?: string } = {},
+    ) => {
       const i = createInformer<T>(opts.http, rt, {
         log: opts.log,
         metrics: rtm,
         ...(opts.resyncPeriodMs === undefined ? {} : { resyncPeriodMs: opts.resyncPeriodMs }),
         ...(opts.namespace === undefined ? {} : { namespace: opts.namespace }),
+        transform,
         ...extra,
       });
       this.informers.push(i as unknown as Informer<KubernetesObject>);
       return i;
     };
-    this.components = inf<Component>(resources.components);
-    this.configurations = inf<Configuration>(resources.configurations);
-    this.secrets = inf<V1Secret>(resources.secrets);
-    this.services = inf<V1Service>(resources.services, {
+    // Each cache keeps only what its readers use (see trim.ts): memory follows what is read.
+    this.components = inf<Component>(resources.components, trimmedDaprResource);
+    this.configurations = inf<Configuration>(resources.configurations, trimmedDaprResource);
+    this.secrets = inf<V1Secret>(resources.secrets, withoutManagedFields);
+    this.services = inf<V1Service>(resources.services, withoutManagedFields, {
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
     });
-    this.pods = inf<V1Pod>(resources.pods);
+    this.pods = inf<V1Pod>(resources.pods, trimmedPod);
     this.workloads = {
-      deployments: inf<V1Deployment>(resources.deployments),
-      statefulSets: inf<V1StatefulSet>(resources.statefulSets),
-      daemonSets: inf<V1DaemonSet>(resources.daemonSets),
-      replicaSets: inf<V1ReplicaSet>(resources.replicaSets),
-      jobs: inf<V1Job>(resources.jobs),
-      cronJobs: inf<V1CronJob>(resources.cronJobs),
+      deployments: inf<V1Deployment>(resources.deployments, trimmedWorkload),
+      statefulSets: inf<V1StatefulSet>(resources.statefulSets, trimmedWorkload),
+      daemonSets: inf<V1DaemonSet>(resources.daemonSets, trimmedWorkload),
+      replicaSets: inf<V1ReplicaSet>(resources.replicaSets, trimmedWorkload),
+      jobs: inf<V1Job>(resources.jobs, trimmedWorkload),
+      cronJobs: inf<V1CronJob>(resources.cronJobs, trimmedCronJob),
     };
     const secretRefs = (kind: StatusKind) => (obj: DaprResource) =>
       referencedSecretNames(obj, kind).map((name) => `${obj.metadata?.namespace}/${name}`);

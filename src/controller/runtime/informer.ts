@@ -290,7 +290,7 @@ export class Informer<T extends KubernetesObject> {
 
 /** Options for an informer over the API server; see createInformer. */
 export interface KubeInformerOptions<T>
-  extends Omit<InformerOptions<T>, "resource" | "listerWatcher">, KubeListerWatcherOptions {
+  extends Omit<InformerOptions<T>, "resource" | "listerWatcher">, KubeListerWatcherOptions<T> {
   /** Defaults to resourceName(rt), e.g. "secrets" or "components.dapr.io". */
   resource?: string;
 }
@@ -309,9 +309,10 @@ export function createInformer<T extends KubernetesObject>(
     listTimeoutMs,
     minWatchTimeoutSeconds,
     resource,
+    transform,
     ...rest
   } = opts;
-  const lwOpts: KubeListerWatcherOptions = {
+  const lwOpts: KubeListerWatcherOptions<T> = {
     namespace,
     labelSelector,
     fieldSelector,
@@ -320,6 +321,7 @@ export function createInformer<T extends KubernetesObject>(
     minWatchTimeoutSeconds,
   };
   if (opts.random) lwOpts.random = opts.random;
+  if (transform) lwOpts.transform = transform;
   return new Informer<T>({
     ...rest,
     resource: resource ?? resourceName(rt),

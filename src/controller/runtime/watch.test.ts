@@ -168,6 +168,31 @@ describe("kubeListerWatcher over HTTP", () => {
     });
   });
 
+  it("transforms every listed and watched object, but not bookmarks", async () => {
+    api.handle((_req, res, url) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      if (url.searchParams.get("watch") !== "true")
+        return res.end(JSON.stringify({ items: [cm("a", "1")], metadata: { resourceVersion: "1" } }));
+      res.end(
+        line("MODIFIED", cm("a", "2")) +
+          line("BOOKMARK", { metadata: { resourceVersion: "3" } }) +
+          line("DELETED", cm("a", "4")),
+      );
+    });
+    const lw = kubeListerWatcher<KubernetesObject>(createKubeHttp(api.kc), resources.configMaps, {
+      transform: (o) => ({ ...o, metadata: { ...o.metadata, labels: { trimmed: "yes" } } }),
+    });
+    const list = await lw.list(new AbortController().signal);
+    expect(list.items[0]?.metadata?.labels).to.deep.equal({ trimmed: "yes" });
+    const events: WatchEvent<KubernetesObject>[] = [];
+    await lw.watch("1", (e) => events.push(e), new AbortController().signal);
+    expect(events.map((e) => `${e.type}:${e.object.metadata?.labels?.trimmed ?? "-"}`)).to.deep.equal([
+      "MODIFIED:yes",
+      "BOOKMARK:-",
+      "DELETED:yes",
+    ]);
+  });
+
   it("rejects with 410 for an ERROR event carrying Expired", async () => {
     api.handle((_req, res) => {
       res.writeHead(200);

@@ -29,11 +29,16 @@ export interface ListerWatcher<T> {
   watch(resourceVersion: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void>;
 }
 
-export interface KubeListerWatcherOptions {
+export interface KubeListerWatcherOptions<T = unknown> {
   /** Only this namespace; all namespaces when omitted. */
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /**
+   * Applied to every listed or watched object as it is decoded, before anything holds it: the
+   * place to drop fields nobody reads, so a page of full objects is garbage at once.
+   */
+  transform?: (obj: T) => T;
   /** Objects per list page (default 500). */
   pageSize?: number;
   /** Timeout of each list page request (default 60 s). */
@@ -55,12 +60,13 @@ interface KubeList<T> {
 export function kubeListerWatcher<T extends KubernetesObject>(
   http: KubeHttp,
   rt: ResourceType,
-  opts: KubeListerWatcherOptions = {},
+  opts: KubeListerWatcherOptions<T> = {},
 ): ListerWatcher<T> {
   const path = resourcePath(rt, opts.namespace);
   const selectors: Query = { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector };
   const random = opts.random ?? Math.random;
   const minTimeout = opts.minWatchTimeoutSeconds ?? 300;
+  const transform = opts.transform;
 
   async function listPages(signal: AbortSignal, limit: number | undefined): Promise<ListResult<T>> {
     const items: T[] = [];
@@ -73,7 +79,7 @@ export function kubeListerWatcher<T extends KubernetesObject>(
         timeoutMs: opts.listTimeoutMs ?? 60_000,
         signal,
       });
-      items.push(...(page.items ?? []));
+      for (const item of page.items ?? []) items.push(transform ? transform(item) : item);
       resourceVersion = page.metadata?.resourceVersion ?? "";
       cont = page.metadata?.continue || undefined;
     } while (cont);
@@ -108,7 +114,12 @@ export function kubeListerWatcher<T extends KubernetesObject>(
           timeoutMs: (timeoutSeconds + 30) * 1000,
           signal,
         },
-        (line) => onEvent(parseWatchLine<T>(line)),
+        (line) => {
+          const event = parseWatchLine<T>(line);
+          onEvent(
+            transform && event.type !== "BOOKMARK" ? { ...event, object: transform(event.object) } : event,
+          );
+        },
       );
     },
   };
