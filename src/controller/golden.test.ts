@@ -108,7 +108,7 @@ const TRIM_BY_KIND: Record<string, (o: KubeObject) => KubeObject> = {
   DaemonSet: (o) => trimmedWorkload(o as V1DaemonSet) as KubeObject,
   ReplicaSet: (o) => trimmedWorkload(o as V1ReplicaSet) as KubeObject,
   Job: (o) => trimmedWorkload(o as V1Job) as KubeObject,
-  CronJob: (o) => trimmedCronJob(o as V1CronJob) as KubeObject,
+  CronJob: (o) => trimmedCronJob(o as unknown as V1CronJob) as unknown as KubeObject,
   Component: (o) => trimmedDaprResource(o),
   Configuration: (o) => trimmedDaprResource(o),
   Secret: (o) => withoutManagedFields(o as V1Secret) as KubeObject,

@@ -137,6 +137,9 @@ function controllerMetrics(registry: Registry): ControllerMetrics {
   };
 }
 
+/** What status reads of an app's sidecar config. */
+type AppResult = Pick<SidecarConfig, "components" | "configuration">;
+
 export class Manager {
   private readonly opts: ManagerOptions;
   private readonly log: Logger;
@@ -158,8 +161,11 @@ export class Manager {
   };
   /** The queues of the current leadership term; undefined while not leading. */
   private queues: { apps: WorkQueue; status: WorkQueue } | undefined;
-  /** The last sidecar config computed per app, for status. Only the leader fills it. */
-  private readonly results = new Map<string, SidecarConfig>();
+  /**
+   * Per app, what status needs of its last computed sidecar config: the per-resource results,
+   * not the rendered text (the Secret holds that). Only the leader fills it.
+   */
+  private readonly results = new Map<string, AppResult>();
   /** App keys per namespace as last computed: an app that disappears still gets reconciled (pruned). */
   private readonly knownApps = new Map<string, Set<string>>();
   private readonly reportedEvents = new Set<string>();
@@ -432,7 +438,7 @@ export class Manager {
       known.add(key);
       const config = await this.applySidecarConfig(app, log);
       await this.applyService(app, log);
-      this.results.set(key, config);
+      this.results.set(key, { components: config.components, configuration: config.configuration });
     }
     if (known.size > 0) this.knownApps.set(namespace, known);
     else this.knownApps.delete(namespace);
@@ -441,14 +447,14 @@ export class Manager {
 
     // Status depends on these results: queue the resources whose result for this app changed.
     const after = this.results.get(key);
-    const names = (c: SidecarConfig | undefined) => new Set(c?.components.map((r) => r.name) ?? []);
+    const names = (c: AppResult | undefined) => new Set(c?.components.map((r) => r.name) ?? []);
     for (const name of new Set([...names(before), ...names(after)])) {
       const was = before?.components.find((r) => r.name === name);
       const now = after?.components.find((r) => r.name === name);
       if (contentHash(was ?? null) !== contentHash(now ?? null))
         this.queues?.status.add(`Component/${namespace}/${name}`);
     }
-    const cfgName = (c: SidecarConfig | undefined) => c?.configuration.name;
+    const cfgName = (c: AppResult | undefined) => c?.configuration.name;
     for (const name of new Set([cfgName(before), cfgName(after)])) {
       if (name && contentHash(before?.configuration ?? null) !== contentHash(after?.configuration ?? null))
         this.queues?.status.add(`Configuration/${namespace}/${name}`);
