@@ -15,7 +15,7 @@ import { parseSidecarFile } from "../src/controller/sidecar-config.ts";
 import { createInformer } from "../src/controller/runtime/informer.ts";
 import { createKubeHttp, type KubeHttp } from "../src/controller/runtime/kube-http.ts";
 import { resourcePath, resources } from "../src/controller/runtime/resource.ts";
-import { loadKubeConfig } from "../src/shared/kube.ts";
+import { loadApiEndpoint } from "../src/shared/kubeconfig.ts";
 import {
   APP_ID_LABEL,
   COMPONENTS_KEY,
@@ -280,7 +280,7 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
     keep: opts.keepCluster,
     progress: opts.progress,
   });
-  const http = createKubeHttp(loadKubeConfig(cluster.kubeconfigPath));
+  const http = createKubeHttp(loadApiEndpoint(cluster.kubeconfigPath));
   const run = Date.now().toString(36);
   const prefix = `bench-${run}`;
   const namespaces = Array.from({ length: shape.namespaces }, (_, i) => namespaceName(prefix, i));

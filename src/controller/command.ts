@@ -2,7 +2,7 @@
 // holder of the Lease reconciles, so two replicas never write at once.
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Command } from "../cli.ts";
-import { loadKubeConfig } from "../shared/kube.ts";
+import { KubeconfigError, loadApiEndpoint, type ApiEndpoint } from "../shared/kubeconfig.ts";
 import { createLogger } from "../shared/log.ts";
 import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
 import { sidecarSettingsFlags, sidecarSettingsFromFlags } from "../injector/settings-flags.ts";
@@ -43,8 +43,16 @@ export const controllerCommand: Command = {
   },
   async run(values) {
     const log = createLogger("controller", values["log-level"] as string);
-    const kc = loadKubeConfig(values.kubeconfig as string | undefined);
-    const http = createKubeHttp(kc);
+    let endpoint: ApiEndpoint;
+    try {
+      endpoint = loadApiEndpoint(values.kubeconfig as string | undefined);
+    } catch (err) {
+      if (!(err instanceof KubeconfigError)) throw err;
+      console.error(`outrigger controller: ${err.message}`);
+      return 2;
+    }
+    log.info({ server: endpoint.server, kubeconfig: endpoint.source }, "using the Kubernetes API");
+    const http = createKubeHttp(endpoint);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     const leaseSeconds = Number(values["lease-duration"]);

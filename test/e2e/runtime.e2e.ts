@@ -166,7 +166,7 @@ describe("controller runtime: informers", function () {
     const captured = capturedLogger();
     logs = captured.lines;
     const registry = new Registry();
-    const lw = kubeListerWatcher<ConfigMap>(createKubeHttp(cluster().kc), resources.configMaps, {
+    const lw = kubeListerWatcher<ConfigMap>(createKubeHttp(cluster().endpoint), resources.configMaps, {
       namespace: ns.name,
     });
     const i = new Informer<ConfigMap>({
@@ -232,7 +232,7 @@ describe("controller runtime: informers", function () {
 
   it("gets 410 from the API server for a too-old resourceVersion", async function () {
     await compactEtcd();
-    const lw = kubeListerWatcher<ConfigMap>(createKubeHttp(cluster().kc), resources.configMaps, {
+    const lw = kubeListerWatcher<ConfigMap>(createKubeHttp(cluster().endpoint), resources.configMaps, {
       namespace: ns.name,
     });
     // Retried only so that an API server restarted by another spec (not yet serving watches)
@@ -308,7 +308,7 @@ describe("controller runtime: leader election", function () {
     const e = new LeaderElector({
       lease: ref,
       identity,
-      store: kubeLeaseStore(createKubeHttp(cluster().kc), ref),
+      store: kubeLeaseStore(createKubeHttp(cluster().endpoint), ref),
       log: captured.log.child({ identity }),
       onStartedLeading: () => events.push("started"),
       onStoppedLeading: () => events.push("stopped"),
@@ -362,15 +362,14 @@ describe("controller runtime: leader election", function () {
     this.timeout(90_000);
     // The leader runs in its own process, so that kill -9 is a real crash: no release, no goodbye.
     const script = `
-      import { KubeConfig } from "@kubernetes/client-node";
       import { pino } from "pino";
+      import { loadApiEndpoint } from "${repoRoot}src/shared/kubeconfig.ts";
       import { createKubeHttp } from "${repoRoot}src/controller/runtime/kube-http.ts";
       import { LeaderElector, kubeLeaseStore } from "${repoRoot}src/controller/runtime/leader-election.ts";
-      const kc = new KubeConfig();
-      kc.loadFromFile(process.env.KUBECONFIG);
+      const endpoint = loadApiEndpoint(process.env.KUBECONFIG);
       const ref = { namespace: process.env.LEASE_NAMESPACE, name: "runtime-e2e" };
       await new LeaderElector({
-        lease: ref, identity: "e2e-crasher", store: kubeLeaseStore(createKubeHttp(kc), ref),
+        lease: ref, identity: "e2e-crasher", store: kubeLeaseStore(createKubeHttp(endpoint), ref),
         log: pino({ level: "warn" }, process.stderr),
         onStartedLeading: () => console.log("LEADING"), onStoppedLeading: () => console.log("STOPPED"),
       }).run();
@@ -418,7 +417,7 @@ describe("controller runtime: API-server outage", function () {
     const captured = capturedLogger();
     const registry = new Registry();
     const controlled = new ControlledListerWatcher(
-      kubeListerWatcher<ConfigMap>(createKubeHttp(cluster().kc), resources.configMaps, {
+      kubeListerWatcher<ConfigMap>(createKubeHttp(cluster().endpoint), resources.configMaps, {
         namespace: ns.name,
       }),
     );
@@ -435,7 +434,7 @@ describe("controller runtime: API-server outage", function () {
     const elector = new LeaderElector({
       lease: ref,
       identity: "outage-leader",
-      store: kubeLeaseStore(createKubeHttp(cluster().kc), ref),
+      store: kubeLeaseStore(createKubeHttp(cluster().endpoint), ref),
       log: captured.log.child({ identity: "outage-leader" }),
       onStartedLeading: () => leaderEvents.push(`started ${Date.now()}`),
       onStoppedLeading: () => leaderEvents.push(`stopped ${Date.now()}`),

@@ -1,12 +1,11 @@
-// A small HTTP client for the Kubernetes API with the KubeConfig's TLS and credentials, for the
-// calls the runtime needs full control over: paginated lists, long-running watch streams with
-// our own deadlines, and Lease reads and writes bounded by the renew deadline. It uses node:http(s)
-// with KubeConfig.applyToHTTPSOptions, so client certificates, tokens, exec plugins and proxies
-// work as they do for client-node's generated clients.
-import type { KubeConfig } from "@kubernetes/client-node";
+// A small HTTP client for the Kubernetes API, for the calls the runtime needs full control over:
+// paginated lists, long-running watch streams with our own deadlines, and Lease reads and writes
+// bounded by the renew deadline. node:http(s), with the TLS options and credentials the
+// ApiEndpoint gives each request (client certificates, rotating tokens, exec plugins).
 import http from "node:http";
 import https from "node:https";
 import { KubeApiError, RequestTimeoutError, parseRetryAfter, parseStatus } from "../../shared/api-errors.ts";
+import type { ApiEndpoint } from "../../shared/kubeconfig.ts";
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -35,25 +34,23 @@ export interface KubeHttp {
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-export function createKubeHttp(kc: KubeConfig): KubeHttp {
+export function createKubeHttp(endpoint: ApiEndpoint): KubeHttp {
   async function open(
     req: KubeRequest,
     onRequest: (request: http.ClientRequest) => void,
   ): Promise<http.IncomingMessage> {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster");
-    const url = new URL(cluster.server.replace(/\/+$/, "") + req.path);
+    const url = new URL(endpoint.server + req.path);
     for (const [k, v] of Object.entries(req.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
     const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
-    const headers: Record<string, string> = { Accept: "application/json" };
+    // Asked per request: token files are re-read and exec plugins re-run as they expire.
+    const { headers: credentialHeaders, ...tls } = await endpoint.requestOptions();
+    const headers: http.OutgoingHttpHeaders = { ...credentialHeaders, Accept: "application/json" };
     if (body) {
       headers["Content-Type"] = req.contentType ?? "application/json";
       headers["Content-Length"] = String(body.length);
     }
-    const opts: https.RequestOptions = { method: req.method ?? "GET", headers };
-    // Called per request: exec plugins and token files may hand out fresh credentials.
-    await kc.applyToHTTPSOptions(opts);
+    const opts: https.RequestOptions = { ...tls, method: req.method ?? "GET", headers };
     const transport = url.protocol === "http:" ? http : https;
     return new Promise((resolve, reject) => {
       const request = transport.request(url, opts, resolve);

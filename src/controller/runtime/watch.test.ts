@@ -1,11 +1,21 @@
-import { KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import { expect } from "chai";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeApiError, classifyApiError } from "../../shared/api-errors.ts";
+import type { ApiEndpoint } from "../../shared/kubeconfig.ts";
 import { createKubeHttp } from "./kube-http.ts";
 import { resourcePath, resources } from "./resource.ts";
 import { WatchDecodeError, kubeListerWatcher, parseWatchLine, type WatchEvent } from "./watch.ts";
+
+function endpointAt(port: number, headers: Record<string, string> = {}): ApiEndpoint {
+  return {
+    server: `http://127.0.0.1:${port}`,
+    namespace: undefined,
+    source: "test",
+    requestOptions: async () => ({ headers }),
+  };
+}
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void;
 
@@ -22,15 +32,8 @@ async function fakeApiServer() {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "fake", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: "u", token: "secret-token" }],
-    contexts: [{ name: "fake", cluster: "fake", user: "u" }],
-    currentContext: "fake",
-  });
   return {
-    kc,
+    endpoint: endpointAt(port, { Authorization: "Bearer secret-token" }),
     port,
     requests,
     headers,
@@ -99,7 +102,7 @@ describe("kubeListerWatcher over HTTP", () => {
         }),
       );
     });
-    const lw = kubeListerWatcher(createKubeHttp(api.kc), resources.configMaps, {
+    const lw = kubeListerWatcher(createKubeHttp(api.endpoint), resources.configMaps, {
       namespace: "ns",
       labelSelector: "app=x",
       pageSize: 2,
@@ -130,7 +133,7 @@ describe("kubeListerWatcher over HTTP", () => {
         .writeHead(200)
         .end(JSON.stringify({ items: [cm("a", "1"), cm("b", "2")], metadata: { resourceVersion: "6" } }));
     });
-    const lw = kubeListerWatcher(createKubeHttp(api.kc), resources.configMaps, {});
+    const lw = kubeListerWatcher(createKubeHttp(api.endpoint), resources.configMaps, {});
     const list = await lw.list(new AbortController().signal);
     expect(list.items).to.have.length(2);
     expect(list.resourceVersion).to.equal("6");
@@ -147,7 +150,7 @@ describe("kubeListerWatcher over HTTP", () => {
       setTimeout(() => res.write(payload.slice(17, 90)), 5);
       setTimeout(() => res.end(payload.slice(90)), 10);
     });
-    const lw = kubeListerWatcher(createKubeHttp(api.kc), resources.configMaps, {
+    const lw = kubeListerWatcher(createKubeHttp(api.endpoint), resources.configMaps, {
       namespace: "ns",
       minWatchTimeoutSeconds: 300,
       random: () => 0.5,
@@ -179,7 +182,7 @@ describe("kubeListerWatcher over HTTP", () => {
           line("DELETED", cm("a", "4")),
       );
     });
-    const lw = kubeListerWatcher<KubernetesObject>(createKubeHttp(api.kc), resources.configMaps, {
+    const lw = kubeListerWatcher<KubernetesObject>(createKubeHttp(api.endpoint), resources.configMaps, {
       transform: (o) => ({ ...o, metadata: { ...o.metadata, labels: { trimmed: "yes" } } }),
     });
     const list = await lw.list(new AbortController().signal);
@@ -208,7 +211,7 @@ describe("kubeListerWatcher over HTTP", () => {
       );
       // The real server closes after an ERROR event; keep it open to show we do not wait for that.
     });
-    const lw = kubeListerWatcher(createKubeHttp(api.kc), resources.configMaps, {});
+    const lw = kubeListerWatcher(createKubeHttp(api.endpoint), resources.configMaps, {});
     const err = await lw
       .watch("1", () => {}, new AbortController().signal)
       .then(
@@ -222,7 +225,7 @@ describe("kubeListerWatcher over HTTP", () => {
     api.handle((_req, res) =>
       res.writeHead(410, { "content-type": "application/json" }).end(status(410, "Gone")),
     );
-    const lw = kubeListerWatcher(createKubeHttp(api.kc), resources.configMaps, {});
+    const lw = kubeListerWatcher(createKubeHttp(api.endpoint), resources.configMaps, {});
     const err = await lw
       .watch("1", () => {}, new AbortController().signal)
       .then(
@@ -234,7 +237,7 @@ describe("kubeListerWatcher over HTTP", () => {
 
   it("rejects on a line that is not a watch event", async () => {
     api.handle((_req, res) => res.writeHead(200).end("<html>proxy error</html>\n"));
-    const lw = kubeListerWatcher(createKubeHttp(api.kc), resources.configMaps, {});
+    const lw = kubeListerWatcher(createKubeHttp(api.endpoint), resources.configMaps, {});
     const err = await lw
       .watch("1", () => {}, new AbortController().signal)
       .then(
@@ -250,7 +253,7 @@ describe("kubeListerWatcher over HTTP", () => {
       res.write(line("ADDED", cm("a", "2")));
       setTimeout(() => req.socket.destroy(), 10);
     });
-    const lw = kubeListerWatcher(createKubeHttp(api.kc), resources.configMaps, {});
+    const lw = kubeListerWatcher(createKubeHttp(api.endpoint), resources.configMaps, {});
     const events: unknown[] = [];
     const err = await lw
       .watch("1", (e) => events.push(e), new AbortController().signal)
@@ -269,7 +272,7 @@ describe("kubeListerWatcher over HTTP", () => {
       res.write(line("ADDED", cm("a", "2")));
       req.socket.on("close", () => (closed = true));
     });
-    const lw = kubeListerWatcher(createKubeHttp(api.kc), resources.configMaps, {});
+    const lw = kubeListerWatcher(createKubeHttp(api.endpoint), resources.configMaps, {});
     const ac = new AbortController();
     const watching = lw.watch("1", () => ac.abort(new Error("stop")), ac.signal);
     const err = await watching.then(
@@ -293,7 +296,7 @@ describe("createKubeHttp", () => {
       req.on("data", (c: Buffer) => (received += c.toString()));
       req.on("end", () => res.writeHead(409, { "retry-after": "1" }).end(status(409, "AlreadyExists")));
     });
-    const err = await createKubeHttp(api.kc)
+    const err = await createKubeHttp(api.endpoint)
       .json({ method: "POST", path: "/api/v1/namespaces/ns/configmaps", body: cm("a", "") })
       .then(
         () => undefined,
@@ -311,7 +314,7 @@ describe("createKubeHttp", () => {
   it("enforces its deadline on a server that never answers", async () => {
     api.handle(() => {});
     const started = Date.now();
-    const err = await createKubeHttp(api.kc)
+    const err = await createKubeHttp(api.endpoint)
       .lines({ path: "/api/v1/configmaps", timeoutMs: 100 }, () => {})
       .then(
         () => undefined,
@@ -324,14 +327,7 @@ describe("createKubeHttp", () => {
   it("reports a refused connection as a network error", async () => {
     const port = api.port;
     await api.close();
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "c", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: "u" }],
-      contexts: [{ name: "c", cluster: "c", user: "u" }],
-      currentContext: "c",
-    });
-    const err = await createKubeHttp(kc)
+    const err = await createKubeHttp(endpointAt(port))
       .json({ path: "/version" })
       .then(
         () => undefined,

@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
+import { loadApiEndpoint, type ApiEndpoint } from "../../../src/shared/kubeconfig.ts";
 
 export type Provider = "local" | "existing" | "kind";
 
@@ -16,6 +17,8 @@ export interface Cluster {
   provider: Provider;
   kubeconfigPath: string;
   kc: KubeConfig;
+  /** The same kubeconfig, as Outrigger's controller loads it (src/shared/kubeconfig.ts). */
+  endpoint: ApiEndpoint;
   /** Whether the suite brought the cluster up, and so takes it down. */
   startedBySuite: boolean;
   /** Stops one control-plane process (local provider only), e.g. "kube-apiserver". */
@@ -92,6 +95,7 @@ export async function startCluster(): Promise<Cluster> {
     provider,
     kubeconfigPath,
     kc,
+    endpoint: loadApiEndpoint(kubeconfigPath),
     startedBySuite,
     stopComponent: (name) => component("stop", name),
     startComponent: (name) => component("start", name),
