@@ -1,7 +1,8 @@
 // `npm run bench [-- <injector|controller>...] [flags]`: runs the benchmarks, prints a table per
 // benchmark and writes every number to bench/results/<timestamp>.json (logs and CPU profiles go
 // to bench/results/<timestamp>/). `--smoke` runs each one tiny, to prove it still works.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { load } from "js-yaml";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -61,13 +62,22 @@ const flags = {
   updates: { type: "string", default: "100", description: "Controller: Component updates to time" },
   "controller-node-options": {
     type: "string",
-    default: "",
-    description: "Controller: extra node flags, space-separated (e.g. --max-semi-space-size=4)",
+    description:
+      "Controller: node flags, space-separated (default: the chart's controller.nodeOptions, as deployed)",
   },
   "heap-snapshot": { type: "boolean", description: "Controller: heap snapshot of the controller at the end" },
   "controller-concurrency": { type: "string", default: "4", description: "Controller: its --concurrency" },
   help: { type: "boolean", short: "h", description: "Show this help" },
 } as const;
+
+/** The controller's NODE_OPTIONS in the Helm chart: the benchmark measures the controller as deployed. */
+function chartControllerNodeOptions(): string {
+  const values = load(readFileSync(join(repoRoot, "deploy/helm/outrigger/values.yaml"), "utf8")) as {
+    controller?: { nodeOptions?: unknown };
+  };
+  const nodeOptions = values.controller?.nodeOptions;
+  return typeof nodeOptions === "string" ? nodeOptions : "";
+}
 
 function usage(): string {
   const lines = ["Usage: npm run bench -- [injector] [controller] [flags]", "", "Flags:"];
@@ -161,7 +171,9 @@ async function main(argv: string[]): Promise<number> {
       keepCluster: values["keep-cluster"] === true,
       heapSnapshot: values["heap-snapshot"] === true,
       profile: values.profile === true,
-      nodeOptions: values["controller-node-options"].split(" ").filter((o) => o !== ""),
+      nodeOptions: (values["controller-node-options"] ?? chartControllerNodeOptions())
+        .split(" ")
+        .filter((o) => o !== ""),
       outDir,
       progress,
     };

@@ -306,6 +306,23 @@ describe("the Helm chart", function () {
       expect(named.verbs).to.deep.equal(["get", "update"]);
     });
 
+    it("size the controller's young generation through NODE_OPTIONS, the benchmark's default too", async function () {
+      const env = (r: Rendering) =>
+        (
+          container(r.get("Deployment", "outrigger-controller")).env as Array<{
+            name: string;
+            value?: string;
+          }>
+        ).find((e) => e.name === "NODE_OPTIONS");
+      const values = load(readFileSync(join(chartDir, "values.yaml"), "utf8")) as {
+        controller: { nodeOptions: string };
+      };
+      expect(values.controller.nodeOptions).to.match(/^--max-semi-space-size=\d+$/);
+      expect(env(defaults)?.value).to.equal(values.controller.nodeOptions);
+      const none = await render({ values: { controller: { nodeOptions: "" } } });
+      expect(env(none)).to.equal(undefined);
+    });
+
     it("use the package version as appVersion, so the image tag follows releases", function () {
       const pkg = JSON.parse(readFileSync(join(chartDir, "../../../package.json"), "utf8")) as {
         version: string;
@@ -503,6 +520,11 @@ describe("the Helm chart", function () {
         "an extra arg that is not a flag",
         { injector: { extraArgs: ["debug"] } },
         /extraArgs\/0.*does not match/,
+      ],
+      [
+        "node options that are not flags",
+        { controller: { nodeOptions: "--max-semi-space-size=8; rm -rf /" } },
+        /nodeOptions.*does not match/,
       ],
     ];
     for (const [what, values, message] of rejected) {
