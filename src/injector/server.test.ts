@@ -196,6 +196,29 @@ describe("webhook HTTPS shell", function () {
       );
     });
 
+    it("lets go of a request whose client disconnects mid-body, and keeps serving", async function () {
+      const socket = tls.connect({
+        host: "127.0.0.1",
+        port: server.webhook.address().port,
+        ca: server.certificates.caBundlePem,
+        servername: "localhost",
+      });
+      await new Promise<void>((resolve) => socket.once("secureConnect", () => resolve()));
+      socket.write(
+        'POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"apiVersion":',
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      socket.destroy();
+      const gone = () => server.logs.some((l) => l.msg === "client went away before its request was read");
+      for (let i = 0; i < 100 && !gone(); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(gone(), "the abandoned read settles").to.equal(true);
+      expect(server.webhook.inFlight()).to.equal(0);
+      expect(calls).to.have.length(0);
+      const ok = await server.post(JSON.stringify(podCreateReview("after", {})));
+      expect(ok.status).to.equal(200);
+      calls.length = 0;
+    });
+
     it("answers 400 for a body that is not valid compressed data", async function () {
       await expectError(
         await server.post("not gzip", { "content-type": "application/json", "content-encoding": "gzip" }),
