@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { parseSidecarFile } from "../src/controller/sidecar-config.ts";
 import { createInformer } from "../src/controller/runtime/informer.ts";
-import { createKubeHttp, type KubeHttp } from "../src/controller/runtime/kube-http.ts";
+import { createKubeHttp, type KubeHttp } from "../src/shared/kube-http.ts";
 import { resourcePath, resources } from "../src/controller/runtime/resource.ts";
 import { loadApiEndpoint } from "../src/shared/kubeconfig.ts";
 import {

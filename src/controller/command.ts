@@ -7,7 +7,7 @@ import { createLogger } from "../shared/log.ts";
 import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
 import { sidecarSettingsFlags, sidecarSettingsFromFlags } from "../injector/settings-flags.ts";
 import { Manager } from "./manager.ts";
-import { createKubeHttp } from "./runtime/kube-http.ts";
+import { createKubeHttp } from "../shared/kube-http.ts";
 import { LeaderElector, defaultIdentity, kubeLeaseStore } from "./runtime/leader-election.ts";
 import { runtimeMetrics } from "./runtime/metrics.ts";
 

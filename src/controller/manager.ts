@@ -38,7 +38,7 @@ import { splitKey } from "./runtime/cache.ts";
 import type { Clock } from "./runtime/clock.ts";
 import { realClock } from "./runtime/clock.ts";
 import { createInformer, waitForCacheSync, type EventHandler, type Informer } from "./runtime/informer.ts";
-import type { KubeHttp } from "./runtime/kube-http.ts";
+import type { KubeHttp } from "../shared/kube-http.ts";
 import { runtimeMetrics } from "./runtime/metrics.ts";
 import { WorkQueue } from "./runtime/queue.ts";
 import { resourcePath, resources, type ResourceType } from "./runtime/resource.ts";

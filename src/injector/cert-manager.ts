@@ -12,7 +12,7 @@
 import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { CoreV1Api, V1Secret } from "@kubernetes/client-node";
+import type { V1Secret } from "@kubernetes/client-node";
 import forge from "node-forge";
 import { classifyApiError } from "../shared/api-errors.ts";
 import type { Logger } from "../shared/log.ts";
@@ -26,6 +26,7 @@ import {
   type RotationChange,
   type StoredCertificates,
 } from "./certs.ts";
+import type { SecretClient } from "./kube-clients.ts";
 import { retryLoop } from "./retry-loop.ts";
 
 /** What the server serves and what the API server must trust. */
@@ -127,7 +128,7 @@ const MAX_SYNC_ATTEMPTS = 5;
  * changed. A lost race (AlreadyExists, Conflict) re-reads and uses the winner's content.
  */
 export async function syncCertificateSecret(opts: {
-  core: CoreV1Api;
+  core: SecretClient;
   namespace: string;
   name: string;
   policy: CertificatePolicy;
@@ -212,7 +213,7 @@ export interface CertificateSource {
 /** Certificates from the Secret, created and rotated by the injector itself. */
 export function managedCertificateSource(
   opts: CertificateSourceOptions & {
-    core: CoreV1Api;
+    core: SecretClient;
     namespace: string;
     secretName: string;
     policy: CertificatePolicy;

@@ -3,10 +3,10 @@
 // cert-manager.ts) and the webhook registration (webhook-config.ts). docs/injector.md has the
 // whole picture.
 import { isIP } from "node:net";
-import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Command, Flag } from "../cli.ts";
-import { loadKubeConfig } from "../shared/kube.ts";
+import { createKubeHttp, type KubeHttp } from "../shared/kube-http.ts";
+import { KubeconfigError, loadApiEndpoint } from "../shared/kubeconfig.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { parseAddress, startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
 import { admit } from "./admit.ts";
@@ -26,6 +26,7 @@ import {
   type CertificatePolicy,
   type RotationChange,
 } from "./certs.ts";
+import { secretClient, webhookConfigClient } from "./kube-clients.ts";
 import { countRotation, createInjectorMetrics, type InjectorMetrics } from "./metrics.ts";
 import {
   DEFAULT_MAX_REQUEST_BYTES,
@@ -306,16 +307,29 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
     maxRequestBytes: config.maxRequestBytes,
   });
 
-  let kc: KubeConfig | undefined;
-  const kube = () => (kc ??= loadKubeConfig(config.kubeconfig));
-  const needsApi = config.certificates.kind === "managed" || config.webhook !== undefined;
-  if (needsApi) log.info({ server: kube().getCurrentCluster()?.server }, "using the Kubernetes API");
+  // The API is needed only to manage the certificate Secret or the webhook configuration.
+  let http: KubeHttp | undefined;
+  if (config.certificates.kind === "managed" || config.webhook !== undefined) {
+    try {
+      const endpoint = loadApiEndpoint(config.kubeconfig);
+      log.info({ server: endpoint.server, kubeconfig: endpoint.source }, "using the Kubernetes API");
+      http = createKubeHttp(endpoint);
+    } catch (err) {
+      if (!(err instanceof KubeconfigError)) throw err;
+      console.error(`outrigger injector: ${err.message}`);
+      return 2;
+    }
+  }
+  const kube = (): KubeHttp => {
+    if (!http) throw new Error("the Kubernetes API is not configured");
+    return http;
+  };
 
   let server: WebhookServer | undefined;
   let draining = false;
   const publisher: WebhookPublisher | undefined = config.webhook
     ? webhookPublisher({
-        api: kube().makeApiClient(AdmissionregistrationV1Api),
+        api: webhookConfigClient(kube()),
         target: config.webhook,
         log,
         onError: () => metrics.certificateErrors.inc({ operation: "webhook-configuration" }),
@@ -355,7 +369,7 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
         })
       : managedCertificateSource({
           ...common,
-          core: kube().makeApiClient(CoreV1Api),
+          core: secretClient(kube()),
           namespace: config.namespace,
           secretName: config.certificates.secretName,
           policy: config.certificates.policy,

@@ -1,11 +1,12 @@
 // The MutatingWebhookConfiguration that sends pod CREATEs to the injector. In a cluster the Helm
 // chart owns the object and the injector only writes its CA into `caBundle`. For a local run
 // (`--webhook-url`) the injector registers itself: it creates or updates the whole object.
-import type { AdmissionregistrationV1Api, V1MutatingWebhookConfiguration } from "@kubernetes/client-node";
+import type { V1MutatingWebhookConfiguration } from "@kubernetes/client-node";
 import { classifyApiError } from "../shared/api-errors.ts";
 import { canonicalJson } from "../shared/canonical-json.ts";
 import type { Logger } from "../shared/log.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../shared/sidecar-config.ts";
+import type { WebhookConfigClient } from "./kube-clients.ts";
 import { retryLoop } from "./retry-loop.ts";
 
 /** The webhook's name inside the configuration (the chart uses the same). */
@@ -111,7 +112,7 @@ const MAX_ATTEMPTS = 5;
 
 /** Writes the CA bundle into the named configuration made by someone else (the chart). */
 export async function publishCaBundle(
-  api: AdmissionregistrationV1Api,
+  api: WebhookConfigClient,
   name: string,
   caBundlePem: string,
 ): Promise<PublishOutcome> {
@@ -139,7 +140,7 @@ export async function publishCaBundle(
 
 /** Creates or updates the whole configuration of a local run; never one not labelled as ours. */
 export async function ensureWebhookConfiguration(
-  api: AdmissionregistrationV1Api,
+  api: WebhookConfigClient,
   desired: V1MutatingWebhookConfiguration,
 ): Promise<PublishOutcome> {
   const name = desired.metadata!.name!;
@@ -194,7 +195,7 @@ export interface WebhookPublisher {
  * (a re-applied manifest) is repaired. Failures are retried with backoff.
  */
 export function webhookPublisher(opts: {
-  api: AdmissionregistrationV1Api;
+  api: WebhookConfigClient;
   target: WebhookTarget;
   log: Logger;
   onError(err: unknown): void;

@@ -10,7 +10,7 @@ import { Registry } from "prom-client";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { classifyApiError } from "../../src/shared/api-errors.ts";
 import { Informer } from "../../src/controller/runtime/informer.ts";
-import { createKubeHttp } from "../../src/controller/runtime/kube-http.ts";
+import { createKubeHttp } from "../../src/shared/kube-http.ts";
 import {
   LeaderElector,
   kubeLeaseStore,
@@ -364,7 +364,7 @@ describe("controller runtime: leader election", function () {
     const script = `
       import { pino } from "pino";
       import { loadApiEndpoint } from "${repoRoot}src/shared/kubeconfig.ts";
-      import { createKubeHttp } from "${repoRoot}src/controller/runtime/kube-http.ts";
+      import { createKubeHttp } from "${repoRoot}src/shared/kube-http.ts";
       import { LeaderElector, kubeLeaseStore } from "${repoRoot}src/controller/runtime/leader-election.ts";
       const endpoint = loadApiEndpoint(process.env.KUBECONFIG);
       const ref = { namespace: process.env.LEASE_NAMESPACE, name: "runtime-e2e" };

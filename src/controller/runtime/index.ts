@@ -4,7 +4,7 @@ export * from "./backoff.ts";
 export * from "./cache.ts";
 export * from "./clock.ts";
 export * from "./informer.ts";
-export * from "./kube-http.ts";
+export * from "../../shared/kube-http.ts";
 export * from "./leader-election.ts";
 export * from "./metrics.ts";
 export * from "./queue.ts";

@@ -13,7 +13,7 @@ import { classifyApiError } from "../../shared/api-errors.ts";
 import { Backoff, type BackoffPolicy } from "./backoff.ts";
 import { ObjectCache, objectKey, type IndexFunc, type ObjectCacheReader } from "./cache.ts";
 import { realClock, sleep, type Clock, type TimerHandle } from "./clock.ts";
-import type { KubeHttp } from "./kube-http.ts";
+import type { KubeHttp } from "../../shared/kube-http.ts";
 import type { RelistReason, RuntimeMetrics, WatchRestartReason } from "./metrics.ts";
 import { resourceName, type ResourceType } from "./resource.ts";
 import {

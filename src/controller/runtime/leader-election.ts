@@ -13,7 +13,7 @@ import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { classifyApiError } from "../../shared/api-errors.ts";
 import { realClock, sleep, type Clock } from "./clock.ts";
-import type { KubeHttp } from "./kube-http.ts";
+import type { KubeHttp } from "../../shared/kube-http.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 import { resourcePath, resources } from "./resource.ts";
 

@@ -4,7 +4,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeApiError, classifyApiError } from "../../shared/api-errors.ts";
 import type { ApiEndpoint } from "../../shared/kubeconfig.ts";
-import { createKubeHttp } from "./kube-http.ts";
+import { createKubeHttp } from "../../shared/kube-http.ts";
 import { resourcePath, resources } from "./resource.ts";
 import { WatchDecodeError, kubeListerWatcher, parseWatchLine, type WatchEvent } from "./watch.ts";
 

@@ -3,7 +3,7 @@
 // Expected stream endings are values; errors (including 410 in either form) are thrown.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { KubeApiError, isGone, parseStatus } from "../../shared/api-errors.ts";
-import type { KubeHttp, Query } from "./kube-http.ts";
+import type { KubeHttp, Query } from "../../shared/kube-http.ts";
 import { resourcePath, type ResourceType } from "./resource.ts";
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK";

@@ -4,8 +4,8 @@
 // ApiEndpoint gives each request (client certificates, rotating tokens, exec plugins).
 import http from "node:http";
 import https from "node:https";
-import { KubeApiError, RequestTimeoutError, parseRetryAfter, parseStatus } from "../../shared/api-errors.ts";
-import type { ApiEndpoint } from "../../shared/kubeconfig.ts";
+import { KubeApiError, RequestTimeoutError, parseRetryAfter, parseStatus } from "./api-errors.ts";
+import type { ApiEndpoint } from "./kubeconfig.ts";
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
