@@ -244,7 +244,8 @@ function decodeText(base64: string): string | undefined {
   }
 }
 
-const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+/** kubectl apply's copy of the whole object: never rendered, never cached (trim.ts). */
+export const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 /** Only what the user wrote: no uid, resourceVersion, generation, managedFields, timestamps, owners. */
 function cleanMetadata(metadata: V1ObjectMeta | undefined): Record<string, unknown> {

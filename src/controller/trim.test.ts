@@ -12,6 +12,7 @@ import { expect } from "chai";
 import { SIDECAR_STATUS_ANNOTATION } from "../shared/sidecar-config.ts";
 import { defaultInjectorSettings } from "../injector/settings.ts";
 import { appsFromObjects, type AppObjects } from "./apps.ts";
+import { LAST_APPLIED } from "./sidecar-config.ts";
 import { staleSidecar } from "./stale-sidecars.ts";
 import {
   trimmedCronJob,
@@ -22,7 +23,6 @@ import {
 } from "./trim.ts";
 
 const NS = "shop";
-const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 const managedFields = [{ manager: "kubectl", operation: "Apply", fieldsV1: { "f:spec": { "f:x": {} } } }];
 
 function meta(name: string, owner?: { kind: string; name: string }): V1ObjectMeta {

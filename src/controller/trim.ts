@@ -16,8 +16,7 @@ import type {
   V1ReplicaSet,
   V1StatefulSet,
 } from "@kubernetes/client-node";
-
-const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+import { LAST_APPLIED } from "./sidecar-config.ts";
 
 /** Metadata without managedFields: kept by the API server, read by no one here. */
 export function metadataWithoutManagedFields(meta: V1ObjectMeta | undefined): V1ObjectMeta | undefined {

@@ -26,7 +26,7 @@ export interface AdmissionReviewResponse {
   response: AdmissionOutcome["response"];
 }
 
-export interface WebhookAppOptions {
+export interface WebhookHandlerOptions {
   /** The admission core with its settings bound once at start-up. */
   admit: (request: AdmissionRequest) => AdmissionOutcome;
   log: Logger;
@@ -167,7 +167,7 @@ const isJsonUtf8 = (type: string | undefined): boolean => {
  * Plain node:http rather than express: under load, express's routing and body reading took 7 %
  * of the injector's CPU (see docs/performance.md).
  */
-export function createWebhookHandler(opts: WebhookAppOptions): WebhookHandler {
+export function createWebhookHandler(opts: WebhookHandlerOptions): WebhookHandler {
   const { log, metrics } = opts;
   const limit = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const requestsBy = Object.fromEntries(
