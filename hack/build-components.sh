@@ -111,14 +111,48 @@ build_helm() {
     "helm.sh/helm/$major/cmd/helm@$HELM_VERSION"
 }
 
+# daprd the way kube-apiserver is built: a throwaway wrapper module requires github.com/dapr/dapr
+# at the pinned release and copies every replace directive of dapr's go.mod (go install ignores
+# them in a dependency). allcomponents is the tag dapr's release build uses.
+build_daprd() {
+  local out="$1" mod="$1/wrapper"
+  mkdir -p "$mod"
+  local gomod
+  gomod="$(cd "$mod" && go mod download -json "github.com/dapr/dapr@$DAPR_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')"
+  {
+    echo "module outrigger.local/daprd-wrapper"
+    echo "go $(go env GOVERSION | sed 's/^go//; s/\.[0-9]*$//')"
+    echo "require github.com/dapr/dapr $DAPR_VERSION"
+    echo "replace ("
+    # Both forms: `replace a => b v` lines and the members of `replace ( ... )` blocks.
+    awk '/^[[:space:]]*\/\//{next}
+         /^replace[[:space:]]*\(/{inblock=1; next}
+         inblock && /^[[:space:]]*\)/{inblock=0; next}
+         inblock && /=>/{sub(/\/\/.*/, ""); print "  " $0; next}
+         /^replace[[:space:]].*=>/{sub(/^replace[[:space:]]+/, ""); sub(/\/\/.*/, ""); print "  " $0}' "$gomod"
+    echo ")"
+  } > "$mod/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/dapr/dapr/cmd/daprd"\n' > "$mod/tools.go"
+  (
+    cd "$mod"
+    GOFLAGS="$GOFLAGS -tags=tools,allcomponents" go mod tidy
+    log "go build daprd $DAPR_VERSION"
+    go build -tags allcomponents \
+      -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=${DAPR_VERSION#v}" \
+      -o "$out/daprd" github.com/dapr/dapr/cmd/daprd
+  )
+  rm -rf "$mod"
+}
+
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok helm)
+[[ ${#components[@]} -gt 0 ]] || components=(etcd kubernetes kwok helm daprd)
 for c in "${components[@]}"; do
   case "$c" in
     kubernetes) done_or_build "$OUTRIGGER_CACHE/bin/kubernetes-$KUBE_VERSION" build_kubernetes ;;
     etcd) done_or_build "$OUTRIGGER_CACHE/bin/etcd-$ETCD_VERSION" build_etcd ;;
     kwok) done_or_build "$OUTRIGGER_CACHE/bin/kwok-$KWOK_VERSION" build_kwok ;;
     helm) done_or_build "$OUTRIGGER_CACHE/bin/helm-$HELM_VERSION" build_helm ;;
+    daprd) done_or_build "$OUTRIGGER_CACHE/bin/daprd-$DAPR_VERSION" build_daprd ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
 done
