@@ -1,17 +1,8 @@
 #!/usr/bin/env node
 // The one `outrigger` binary: each subcommand owns its flags and its help text.
-import { parseArgs, type ParseArgsOptionDescriptor } from "node:util";
+import { parseArgs } from "node:util";
+import type { Command } from "./shared/command.ts";
 import { outriggerVersion } from "./shared/version.ts";
-
-/** A flag: parseArgs' descriptor plus the line shown by --help. */
-export type Flag = ParseArgsOptionDescriptor & { description: string };
-
-export interface Command {
-  summary: string;
-  usage: string;
-  options: Record<string, Flag>;
-  run(values: Record<string, string | boolean | undefined>): Promise<number>;
-}
 
 const commands: Record<string, () => Promise<Command>> = {
   controller: async () => (await import("./controller/command.ts")).controllerCommand,

@@ -1,11 +1,11 @@
 // `outrigger controller`: flags and process wiring. Every replica keeps warm caches; only the
 // holder of the Lease reconciles, so two replicas never write at once.
 import { Registry, collectDefaultMetrics } from "prom-client";
-import type { Command } from "../cli.ts";
+import type { Command } from "../shared/command.ts";
 import { KubeconfigError, loadApiEndpoint, type ApiEndpoint } from "../shared/kubeconfig.ts";
 import { createLogger } from "../shared/log.ts";
 import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
-import { sidecarSettingsFlags, sidecarSettingsFromFlags } from "../injector/settings-flags.ts";
+import { sidecarDefaultsFlags, sidecarDefaultsFromFlags } from "../sidecar/flags.ts";
 import { Manager } from "./manager.ts";
 import { createKubeHttp } from "../shared/kube-http.ts";
 import { LeaderElector, defaultIdentity, kubeLeaseStore } from "./runtime/leader-election.ts";
@@ -39,7 +39,7 @@ export const controllerCommand: Command = {
     concurrency: { type: "string", default: "4", description: "Keys reconciled at once per queue" },
     "log-level": { type: "string", default: process.env.LOG_LEVEL ?? "info", description: "pino log level" },
     // The injector's sidecar settings: pods injected with other ones are reported as stale.
-    ...sidecarSettingsFlags,
+    ...sidecarDefaultsFlags,
   },
   async run(values) {
     const log = createLogger("controller", values["log-level"] as string);
@@ -62,7 +62,7 @@ export const controllerCommand: Command = {
       problems.push("--lease-duration: want an integer >= 2");
     if (!Number.isInteger(concurrency) || concurrency < 1)
       problems.push("--concurrency: want an integer >= 1");
-    const sidecarSettings = sidecarSettingsFromFlags(values, problems);
+    const sidecarDefaults = sidecarDefaultsFromFlags(values, problems);
     if (problems.length > 0) {
       console.error(`outrigger controller: ${problems.join("\n")}`);
       return 2;
@@ -73,7 +73,7 @@ export const controllerCommand: Command = {
       log,
       registry,
       concurrency,
-      sidecarSettings,
+      sidecarDefaults,
       ...(namespace ? { namespace } : {}),
     });
     const ops = await startOpsServer({

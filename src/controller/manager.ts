@@ -22,16 +22,16 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Component, Configuration } from "../apis/types.ts";
-import { defaultInjectorSettings, type InjectorSettings } from "../injector/settings.ts";
+import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/defaults.ts";
 import {
   APP_ID_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   appServiceName,
   sidecarConfigSecretName,
-} from "../shared/sidecar-config.ts";
+} from "../sidecar/config-secret.ts";
 import { appKey, appsFromObjects, type App, type AppsResult } from "./apps.ts";
-import { desiredAppService, serviceChange, serviceForUpdate, staleAppServices } from "./app-service.ts";
+import { desiredAppService, serviceChange, serviceForUpdate, leftoverAppServices } from "./app-service.ts";
 import { contentHash } from "./hash.ts";
 import { isNotFound, isAlreadyExists } from "../shared/api-errors.ts";
 import { splitKey } from "./runtime/cache.ts";
@@ -51,7 +51,7 @@ import {
   resolveConfiguration,
   secretForUpdate,
   sidecarConfigSecret,
-  staleSidecarConfigSecrets,
+  leftoverSidecarConfigSecrets,
   type SecretLookup,
   type SidecarConfig,
 } from "./sidecar-config.ts";
@@ -86,7 +86,7 @@ export interface ManagerOptions {
   /** Watch and reconcile only this namespace; all namespaces when undefined. */
   namespace?: string;
   /** What the injector injects now; pods injected otherwise have stale sidecars. */
-  sidecarSettings?: InjectorSettings;
+  sidecarDefaults?: SidecarDefaults;
 }
 
 type DaprResource = Component | Configuration;
@@ -304,7 +304,7 @@ export class Manager {
     for (const i of Object.values(this.workloads)) {
       (i as Informer<KubernetesObject>).addEventHandler(onNamespaceOf((o) => this.enqueueNamespace(ns(o))));
     }
-    const settings = this.opts.sidecarSettings ?? defaultInjectorSettings;
+    const settings = this.opts.sidecarDefaults ?? builtInSidecarDefaults;
     const trackStale = (p: V1Pod, gone = false) => {
       const key = `${ns(p)}/${p.metadata?.name}`;
       const s = gone ? undefined : staleSidecar(p, settings);
@@ -380,8 +380,8 @@ export class Manager {
     const keys = new Set(apps.map((a) => appKey(a.namespace, a.appId)));
     // Apps that are gone but left objects of ours behind (also from before a restart): prune.
     const orphans = [
-      ...staleSidecarConfigSecrets(this.secrets.cache.listNamespace(namespace), apps),
-      ...staleAppServices(this.services.cache.listNamespace(namespace), apps),
+      ...leftoverSidecarConfigSecrets(this.secrets.cache.listNamespace(namespace), apps),
+      ...leftoverAppServices(this.services.cache.listNamespace(namespace), apps),
     ];
     for (const o of orphans) keys.add(appKey(namespace, o.metadata?.labels?.[APP_ID_LABEL] ?? ""));
     for (const key of this.knownApps.get(namespace) ?? []) keys.add(key);

@@ -4,7 +4,7 @@
 // whole picture.
 import { isIP } from "node:net";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import type { Command, Flag } from "../cli.ts";
+import type { Command, Flag } from "../shared/command.ts";
 import { createKubeHttp, type KubeHttp } from "../shared/kube-http.ts";
 import { KubeconfigError, loadApiEndpoint } from "../shared/kubeconfig.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
@@ -15,7 +15,7 @@ import {
   managedCertificateSource,
   type ActiveCertificates,
   type CertificateSource,
-} from "./cert-manager.ts";
+} from "./certificate-sources.ts";
 import {
   LOOPBACK_HOSTS,
   certificateTimes,
@@ -34,8 +34,8 @@ import {
   startWebhookServer,
   type WebhookServer,
 } from "./server.ts";
-import type { InjectorSettings } from "./settings.ts";
-import { sidecarSettingsFlags, sidecarSettingsFromFlags } from "./settings-flags.ts";
+import type { SidecarDefaults } from "../sidecar/defaults.ts";
+import { sidecarDefaultsFlags, sidecarDefaultsFromFlags } from "../sidecar/flags.ts";
 import { webhookPublisher, type WebhookPublisher, type WebhookTarget } from "./webhook-config.ts";
 
 const str = (description: string, dflt?: string): Flag =>
@@ -85,8 +85,8 @@ const options: Record<string, Flag> = {
   ),
   "shutdown-delay": str("On SIGTERM, stay ready-but-draining this long before closing the listener", "0s"),
   "drain-timeout": str("On SIGTERM, wait at most this long for in-flight requests", "25s"),
-  // Sidecar defaults (InjectorSettings); pod annotations override them
-  ...sidecarSettingsFlags,
+  // Sidecar defaults (SidecarDefaults); pod annotations override them
+  ...sidecarDefaultsFlags,
 };
 
 /** Everything the process needs, validated. */
@@ -104,7 +104,7 @@ export interface InjectorConfig {
   maxRequestBytes: number;
   shutdownDelayMs: number;
   drainTimeoutMs: number;
-  settings: InjectorSettings;
+  settings: SidecarDefaults;
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -228,7 +228,7 @@ export function injectorConfig(
     if (configName) webhook = { kind: "chart", configName };
   }
 
-  const settings = sidecarSettingsFromFlags(values, problems);
+  const settings = sidecarDefaultsFromFlags(values, problems);
 
   const maxRequestBytes =
     integer("max-request-bytes", 64 * 1024, 64 * 1024 * 1024) ?? DEFAULT_MAX_REQUEST_BYTES;

@@ -11,13 +11,13 @@ import {
 } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { load, loadAll } from "js-yaml";
-import { corpusFiles } from "../../src/apis/conformance.ts";
+import { corpusFiles } from "../../src/apis/conformance.testing.ts";
 import {
   COMPONENTS_KEY,
   CONFIGURATION_KEY,
   appServiceName,
   sidecarConfigSecretName,
-} from "../../src/shared/sidecar-config.ts";
+} from "../../src/sidecar/config-secret.ts";
 import { cluster } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
 import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";

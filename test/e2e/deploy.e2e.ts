@@ -7,14 +7,14 @@
 // The webhook fails closed. So that it can never block pods of other specs in the shared
 // cluster, its namespaceSelector matches only this run's app namespace, and after() removes
 // it whatever happened.
-import { corpusFiles } from "../../src/apis/conformance.ts";
+import { corpusFiles } from "../../src/apis/conformance.testing.ts";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { YAML11_SCHEMA, dump, load } from "js-yaml";
 import { chartCrdTemplate } from "../../hack/sync-chart-crds.ts";
-import { SIDECAR_STATUS_ANNOTATION } from "../../src/shared/sidecar-config.ts";
+import { SIDECAR_STATUS_ANNOTATION } from "../../src/sidecar/status.ts";
 import {
   chartDir,
   haValuesFile,

@@ -9,7 +9,7 @@ import tls from "node:tls";
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { expect } from "chai";
 import forge from "node-forge";
-import { SECRET_KEYS, syncCertificateSecret } from "../../src/injector/cert-manager.ts";
+import { SECRET_KEYS, syncCertificateSecret } from "../../src/injector/certificate-sources.ts";
 import { LOOPBACK_HOSTS, splitPemBundle } from "../../src/injector/certs.ts";
 import { cluster } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";

@@ -16,7 +16,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import forge from "node-forge";
 import { classifyApiError } from "../shared/api-errors.ts";
 import type { Logger } from "../shared/log.ts";
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../shared/sidecar-config.ts";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../sidecar/config-secret.ts";
 import {
   certificateTimes,
   rotateCertificates,

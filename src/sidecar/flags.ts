@@ -1,22 +1,24 @@
 // The injector's sidecar settings as command-line flags. The injector injects with them; the
 // controller takes the same flags to tell which running sidecars are stale (the chart passes
 // both the same values). Declared once here so the two cannot drift.
-import type { Flag } from "../cli.ts";
-import { boolean as booleanParser, image as imageParser, quantity as quantityParser } from "./annotations.ts";
+import type { Flag } from "../shared/command.ts";
+import { boolean as booleanParser, image as imageParser, quantity as quantityParser } from "./parsers.ts";
 import {
-  IMAGE_PULL_POLICIES,
-  LOG_LEVELS,
-  defaultInjectorSettings as defaults,
-  type ImagePullPolicy,
-  type InjectorSettings,
-  type LogLevel,
+  builtInSidecarDefaults as defaults,
+  type SidecarDefaults,
   type SidecarResources,
-} from "./settings.ts";
+} from "./defaults.ts";
+import {
+  IMAGE_PULL_POLICY_VALUES,
+  LOG_LEVEL_VALUES,
+  type ImagePullPolicy,
+  type LogLevel,
+} from "./parsers.ts";
 
 const str = (description: string, dflt?: string): Flag =>
   dflt === undefined ? { type: "string", description } : { type: "string", default: dflt, description };
 
-export const sidecarSettingsFlags: Record<string, Flag> = {
+export const sidecarDefaultsFlags: Record<string, Flag> = {
   "sidecar-image": str(
     "daprd image injected unless dapr.io/sidecar-image says otherwise",
     defaults.sidecarImage,
@@ -50,13 +52,13 @@ export const sidecarSettingsFlags: Record<string, Flag> = {
 type Values = Record<string, string | boolean | undefined>;
 
 /** The settings the flags describe; every problem is pushed onto `problems`. */
-export function sidecarSettingsFromFlags(values: Values, problems: string[]): InjectorSettings {
+export function sidecarDefaultsFromFlags(values: Values, problems: string[]): SidecarDefaults {
   const get = (k: string): string | undefined => {
     const v = values[k];
     return typeof v === "string" ? v : undefined;
   };
   const need = (k: string): string =>
-    get(k) ?? (sidecarSettingsFlags[k]?.default as string | undefined) ?? "";
+    get(k) ?? (sidecarDefaultsFlags[k]?.default as string | undefined) ?? "";
   const integer = (k: string, min: number, max: number): number | undefined => {
     const raw = get(k);
     if (raw === undefined || raw === "") return undefined;
@@ -77,14 +79,16 @@ export function sidecarSettingsFromFlags(values: Values, problems: string[]): In
   if (!imageParser.parse(sidecarImage).ok)
     problems.push(`--sidecar-image ${JSON.stringify(sidecarImage)} is not an image reference`);
   const pullPolicy = get("sidecar-image-pull-policy");
-  if (pullPolicy !== undefined && !IMAGE_PULL_POLICIES.includes(pullPolicy as ImagePullPolicy)) {
+  if (pullPolicy !== undefined && !IMAGE_PULL_POLICY_VALUES.includes(pullPolicy as ImagePullPolicy)) {
     problems.push(
-      `--sidecar-image-pull-policy ${JSON.stringify(pullPolicy)}: want ${IMAGE_PULL_POLICIES.join(", ")}`,
+      `--sidecar-image-pull-policy ${JSON.stringify(pullPolicy)}: want ${IMAGE_PULL_POLICY_VALUES.join(", ")}`,
     );
   }
   const sidecarLogLevel = need("sidecar-log-level");
-  if (!LOG_LEVELS.includes(sidecarLogLevel as LogLevel)) {
-    problems.push(`--sidecar-log-level ${JSON.stringify(sidecarLogLevel)}: want ${LOG_LEVELS.join(", ")}`);
+  if (!LOG_LEVEL_VALUES.includes(sidecarLogLevel as LogLevel)) {
+    problems.push(
+      `--sidecar-log-level ${JSON.stringify(sidecarLogLevel)}: want ${LOG_LEVEL_VALUES.join(", ")}`,
+    );
   }
   const resources: SidecarResources = {};
   for (const [flag, field] of [
