@@ -5,6 +5,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { expectedSidecarStatus, injectedSidecarStatus } from "../sidecar/status.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
+import { setCondition } from "../apis/conditions.ts";
 import type { Condition, ResourceStatus } from "../apis/types.ts";
 import { APP_ID_LABEL } from "../sidecar/config-secret.ts";
 
@@ -86,22 +87,19 @@ export function withStaleSidecars(
         reason: STALE_SIDECAR_REASON,
         message: `${stale.length} pod${stale.length === 1 ? "" : "s"} run a stale sidecar (${names.join(", ")}${more}); restart their workloads`,
       };
-  const before = previous?.conditions?.find((c) => c.type === SIDECARS_CURRENT_CONDITION);
-  const lastTransitionTime =
-    before && before.status === condition.status && before.lastTransitionTime
-      ? before.lastTransitionTime
-      : now.toISOString().replace(/\.\d{3}Z$/, "Z");
   const generation = status.observedGeneration;
+  const isOurs = (c: Condition) => c.type === SIDECARS_CURRENT_CONDITION;
   return {
     ...status,
     staleSidecars: stale.length,
-    conditions: [
-      ...(status.conditions ?? []).filter((c) => c.type !== SIDECARS_CURRENT_CONDITION),
-      {
-        ...condition,
-        ...(generation === undefined ? {} : { observedGeneration: generation }),
-        lastTransitionTime,
-      },
-    ],
+    // Appended after the conditions of `status`, from where the previous status had it.
+    conditions: setCondition(
+      [
+        ...(status.conditions ?? []).filter((c) => !isOurs(c)),
+        ...(previous?.conditions ?? []).filter(isOurs),
+      ],
+      { ...condition, ...(generation === undefined ? {} : { observedGeneration: generation }) },
+      now,
+    ),
   };
 }

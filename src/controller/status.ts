@@ -2,6 +2,7 @@
 // apps' sidecar configs include the resource. Pure: computed from the per-app results of
 // desiredSidecarConfig, the clock reading and the previous status.
 
+import { setCondition } from "../apis/conditions.ts";
 import { READY_CONDITION } from "../apis/resources.ts";
 import type { Component, Condition, Configuration, ResourceStatus } from "../apis/types.ts";
 import { canonicalJson } from "../shared/canonical-json.ts";
@@ -100,22 +101,15 @@ function status(
             ? "No app's sidecar config includes it yet"
             : `Included in the sidecar config of ${apps(appCount)}`,
       };
-  const before = previous?.conditions?.find((c) => c.type === READY_CONDITION);
-  // Kubernetes convention: the transition time moves only when the status value flips.
-  const lastTransitionTime =
-    before && before.status === ready.status && before.lastTransitionTime
-      ? before.lastTransitionTime
-      : rfc3339(now);
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     appCount,
-    conditions: [
-      {
-        ...ready,
-        ...(generation === undefined ? {} : { observedGeneration: generation }),
-        lastTransitionTime,
-      },
-    ],
+    // Ready alone: the other conditions are added by those who own them (withStaleSidecars).
+    conditions: setCondition(
+      previous?.conditions?.filter((c) => c.type === READY_CONDITION),
+      { ...ready, ...(generation === undefined ? {} : { observedGeneration: generation }) },
+      now,
+    ),
   };
 }
 
@@ -139,11 +133,6 @@ function comparable(s: ResourceStatus | undefined): unknown {
     staleSidecars: s?.staleSidecars,
     conditions: [...(s?.conditions ?? [])].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)),
   };
-}
-
-/** metav1.Time precision: whole seconds, as the API server returns it. */
-function rfc3339(now: Date): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 function apps(n: number): string {

@@ -32,7 +32,7 @@ export function annotationReferenceMarkdown(settings: SidecarDefaults): string {
   const current = annotationEntries.filter(([, s]) => s.deprecated === undefined);
   const deprecated = annotationEntries.filter(([, s]) => s.deprecated !== undefined);
   const lines: string[] = [
-    "<!-- Generated from src/injector/annotations.ts by `node hack/gen-annotation-docs.ts`. Do not edit. -->",
+    "<!-- Generated from src/sidecar/annotations.ts by `node hack/gen-annotation-docs.ts`. Do not edit. -->",
     "",
     "# Pod annotations",
     "",

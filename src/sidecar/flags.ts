@@ -1,8 +1,8 @@
-// The injector's sidecar settings as command-line flags. The injector injects with them; the
+// The cluster-wide sidecar defaults as command-line flags. The injector injects with them; the
 // controller takes the same flags to tell which running sidecars are stale (the chart passes
 // both the same values). Declared once here so the two cannot drift.
-import type { Flag } from "../shared/command.ts";
-import { boolean as booleanParser, image as imageParser, quantity as quantityParser } from "./parsers.ts";
+import { flagReader, stringFlag, type Flag, type FlagValues } from "../shared/command.ts";
+
 import {
   builtInSidecarDefaults as defaults,
   type SidecarDefaults,
@@ -11,12 +11,15 @@ import {
 import {
   IMAGE_PULL_POLICY_VALUES,
   LOG_LEVEL_VALUES,
+  boolean as booleanParser,
+  image as imageParser,
+  quantity as quantityParser,
+  quantityValue,
   type ImagePullPolicy,
   type LogLevel,
 } from "./parsers.ts";
 
-const str = (description: string, dflt?: string): Flag =>
-  dflt === undefined ? { type: "string", description } : { type: "string", default: dflt, description };
+const str = stringFlag;
 
 export const sidecarDefaultsFlags: Record<string, Flag> = {
   "sidecar-image": str(
@@ -49,26 +52,9 @@ export const sidecarDefaultsFlags: Record<string, Flag> = {
   "sidecar-run-as-group": str("Fixed gid of the sidecar (default: the image's group)"),
 };
 
-type Values = Record<string, string | boolean | undefined>;
-
-/** The settings the flags describe; every problem is pushed onto `problems`. */
-export function sidecarDefaultsFromFlags(values: Values, problems: string[]): SidecarDefaults {
-  const get = (k: string): string | undefined => {
-    const v = values[k];
-    return typeof v === "string" ? v : undefined;
-  };
-  const need = (k: string): string =>
-    get(k) ?? (sidecarDefaultsFlags[k]?.default as string | undefined) ?? "";
-  const integer = (k: string, min: number, max: number): number | undefined => {
-    const raw = get(k);
-    if (raw === undefined || raw === "") return undefined;
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw) || n < min || n > max) {
-      problems.push(`--${k} ${JSON.stringify(raw)}: want an integer from ${min} to ${max}`);
-      return undefined;
-    }
-    return n;
-  };
+/** The defaults the flags describe; every problem, naming its flag, is pushed onto `problems`. */
+export function sidecarDefaultsFromFlags(values: FlagValues, problems: string[]): SidecarDefaults {
+  const { get, need, integer } = flagReader(sidecarDefaultsFlags, values, problems);
   const bool = (k: string): boolean => {
     const parsed = booleanParser.parse(need(k));
     if (!parsed.ok) problems.push(`--${k} ${JSON.stringify(need(k))}: want true or false`);
@@ -101,6 +87,17 @@ export function sidecarDefaultsFromFlags(values: Values, problems: string[]): Si
     if (q === "") continue;
     if (quantityParser.parse(q).ok) resources[field] = q;
     else problems.push(`--${flag} ${JSON.stringify(q)} is not a resource quantity`);
+  }
+  // A request above its limit: the API server would reject every pod injected with these.
+  for (const [req, lim] of [
+    ["sidecar-cpu-request", "sidecar-cpu-limit"],
+    ["sidecar-memory-request", "sidecar-memory-limit"],
+  ] as const) {
+    const r = need(req);
+    const l = need(lim);
+    if (r !== "" && l !== "" && quantityParser.parse(r).ok && quantityParser.parse(l).ok)
+      if (quantityValue(r) > quantityValue(l))
+        problems.push(`--${req} ${JSON.stringify(r)} is more than --${lim} ${JSON.stringify(l)}`);
   }
   const runAsUser = integer("sidecar-run-as-user", 1, 2 ** 31 - 1);
   const runAsGroup = integer("sidecar-run-as-group", 0, 2 ** 31 - 1);

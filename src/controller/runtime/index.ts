@@ -1,6 +1,6 @@
 // The controller runtime's public surface; see docs/controller-runtime.md.
 export * from "../../shared/api-errors.ts";
-export * from "./backoff.ts";
+export * from "../../shared/backoff.ts";
 export * from "./cache.ts";
 export * from "./clock.ts";
 export * from "./informer.ts";
