@@ -1,21 +1,9 @@
 // The controller's process shell: the informers (the caches every reconciler reads) and the
 // leadership term. The reconcilers and what triggers them are wired in controllers.ts; each
 // decides through pure functions and writes through the one OwnedWriter.
-import type {
-  KubernetesObject,
-  V1CronJob,
-  V1DaemonSet,
-  V1Deployment,
-  V1Job,
-  V1Pod,
-  V1ReplicaSet,
-  V1Secret,
-  V1Service,
-  V1StatefulSet,
-} from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { Component, Configuration } from "../apis/types.ts";
 import type { KubeHttp } from "../shared/kube-http.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../sidecar/config-secret.ts";
@@ -81,19 +69,19 @@ export class Manager {
       });
     // Each cache keeps only what its readers use (see trim.ts): memory follows what is read.
     this.informers = {
-      components: inf<Component>(resources.components, trimmedDaprResource),
-      configurations: inf<Configuration>(resources.configurations, trimmedDaprResource),
-      secrets: inf<V1Secret>(resources.secrets, withoutManagedFields),
-      services: inf<V1Service>(resources.services, withoutManagedFields, {
+      components: inf(resources.components, trimmedDaprResource),
+      configurations: inf(resources.configurations, trimmedDaprResource),
+      secrets: inf(resources.secrets, withoutManagedFields),
+      services: inf(resources.services, withoutManagedFields, {
         labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
       }),
-      pods: inf<V1Pod>(resources.pods, trimmedPod),
-      deployments: inf<V1Deployment>(resources.deployments, trimmedWorkload),
-      statefulSets: inf<V1StatefulSet>(resources.statefulSets, trimmedWorkload),
-      daemonSets: inf<V1DaemonSet>(resources.daemonSets, trimmedWorkload),
-      replicaSets: inf<V1ReplicaSet>(resources.replicaSets, trimmedWorkload),
-      jobs: inf<V1Job>(resources.jobs, trimmedWorkload),
-      cronJobs: inf<V1CronJob>(resources.cronJobs, trimmedCronJob),
+      pods: inf(resources.pods, trimmedPod),
+      deployments: inf(resources.deployments, trimmedWorkload),
+      statefulSets: inf(resources.statefulSets, trimmedWorkload),
+      daemonSets: inf(resources.daemonSets, trimmedWorkload),
+      replicaSets: inf(resources.replicaSets, trimmedWorkload),
+      jobs: inf(resources.jobs, trimmedWorkload),
+      cronJobs: inf(resources.cronJobs, trimmedCronJob),
     };
     this.controllers = setUpControllers(this.informers, {
       http: opts.http,

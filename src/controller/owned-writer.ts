@@ -14,6 +14,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../sidecar/config-secret.ts"
 import type { EventSink } from "./event-recorder.ts";
 import { resourcePath, resources, type ResourceType } from "./runtime/resource.ts";
 import { isOurs } from "./sidecar-config.ts";
+import { TerminalError } from "./runtime/queue.ts";
 import { WriteTracker } from "./write-tracker.ts";
 
 /** The kinds the writer writes, with where they live in the API. */
@@ -118,7 +119,9 @@ export class OwnedWriter {
     fingerprint: string,
     log: Logger,
   ): Promise<void> {
-    if (!isOurs(existing)) throw new Error(`${ref.kind} ${ref.namespace}/${ref.name} is not ours to update`);
+    // A caller's mistake that no retry fixes: the object must not be touched.
+    if (!isOurs(existing))
+      throw new TerminalError(`${ref.kind} ${ref.namespace}/${ref.name} is not ours to update`);
     const out = await this.opts.http.json<T>({
       method: "PUT",
       path: resourcePath(KINDS[ref.kind].rt, ref.namespace, ref.name),

@@ -31,17 +31,10 @@ export function componentStatus(
   previous: ResourceStatus | undefined,
   resolution?: Resolution,
 ): ResourceStatus {
-  const generation = component.metadata?.generation;
-  const problems = resolution ? problemsOf(resolution) : currentProblems(results, generation);
-  const appCount = results.filter((r) => r.served !== "none").length;
-  const lastGood = results.filter((r) => r.served === "lastGood").length;
   const without = results.filter((r) => r.served === "none").length;
-  return status(generation, appCount, problems, now, previous, () => {
-    const kept: string[] = [];
-    if (lastGood > 0)
-      kept.push(`${apps(lastGood)} ${lastGood === 1 ? "keeps its" : "keep their"} last good version`);
-    if (without > 0) kept.push(`${apps(without)} ${without === 1 ? "goes" : "go"} without it`);
-    return kept;
+  return resourceStatus(component, results, now, previous, resolution, {
+    appCount: results.filter((r) => r.served !== "none").length,
+    otherwise: without > 0 ? `${apps(without)} ${without === 1 ? "goes" : "go"} without it` : undefined,
   });
 }
 
@@ -56,17 +49,33 @@ export function configurationStatus(
   previous: ResourceStatus | undefined,
   resolution?: Resolution,
 ): ResourceStatus {
-  const generation = configuration.metadata?.generation;
-  const problems = resolution ? problemsOf(resolution) : currentProblems(results, generation);
-  const appCount = results.filter((r) => r.served === "current" || r.served === "lastGood").length;
-  const lastGood = results.filter((r) => r.served === "lastGood").length;
   const fallback = results.filter((r) => r.served === "default").length;
-  return status(generation, appCount, problems, now, previous, () => {
+  return resourceStatus(configuration, results, now, previous, resolution, {
+    appCount: results.filter((r) => r.served === "current" || r.served === "lastGood").length,
+    otherwise:
+      fallback > 0
+        ? `${apps(fallback)} ${fallback === 1 ? "uses" : "use"} the default Configuration`
+        : undefined,
+  });
+}
+
+/** What the two kinds share: problems, the apps that keep a last good version, the condition. */
+function resourceStatus(
+  obj: Component | Configuration,
+  results: readonly Pick<ComponentResult | ConfigurationResult, "generation" | "problems" | "served">[],
+  now: Date,
+  previous: ResourceStatus | undefined,
+  resolution: Resolution | undefined,
+  kind: { appCount: number; otherwise: string | undefined },
+): ResourceStatus {
+  const generation = obj.metadata?.generation;
+  const problems = resolution ? problemsOf(resolution) : currentProblems(results, generation);
+  const lastGood = results.filter((r) => r.served === "lastGood").length;
+  return status(generation, kind.appCount, problems, now, previous, () => {
     const kept: string[] = [];
     if (lastGood > 0)
       kept.push(`${apps(lastGood)} ${lastGood === 1 ? "keeps its" : "keep their"} last good version`);
-    if (fallback > 0)
-      kept.push(`${apps(fallback)} ${fallback === 1 ? "uses" : "use"} the default Configuration`);
+    if (kind.otherwise) kept.push(kind.otherwise);
     return kept;
   });
 }

@@ -8,12 +8,12 @@
 import { randomUUID } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { Counter, Histogram, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import type { BackoffPolicy } from "../../shared/backoff.ts";
 import { objectKey, splitKey } from "./cache.ts";
 import type { Clock } from "./clock.ts";
 import type { Informer } from "./informer.ts";
-import { runtimeMetrics } from "./metrics.ts";
+import { runtimeMetrics, type RuntimeMetrics } from "./metrics.ts";
 import { WorkQueue, type ProcessResult } from "./queue.ts";
 
 export type ReconcileResult = ProcessResult;
@@ -42,37 +42,6 @@ export interface ControllerDeps {
   concurrency?: number;
   clock?: Clock;
   backoff?: BackoffPolicy;
-}
-
-interface ReconcileMetrics {
-  reconciles: Counter<"controller" | "result">;
-  reconcileSeconds: Histogram<"controller">;
-}
-
-const metricsByRegistry = new WeakMap<Registry, ReconcileMetrics>();
-
-function reconcileMetrics(registry: Registry): ReconcileMetrics {
-  let m = metricsByRegistry.get(registry);
-  if (!m) {
-    const registers = [registry];
-    m = {
-      reconciles: new Counter({
-        name: "outrigger_controller_reconciles_total",
-        help: "Reconciles by controller and result (success, error).",
-        labelNames: ["controller", "result"] as const,
-        registers,
-      }),
-      reconcileSeconds: new Histogram({
-        name: "outrigger_controller_reconcile_duration_seconds",
-        help: "Time spent in one reconcile, by controller.",
-        labelNames: ["controller"] as const,
-        buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-        registers,
-      }),
-    };
-    metricsByRegistry.set(registry, m);
-  }
-  return m;
 }
 
 /** Starts a controller named `name` (its metric label and log field). */
@@ -148,7 +117,7 @@ export class ControllerBuilder {
 export class Controller {
   readonly name: string;
   private queue: WorkQueue | undefined;
-  private readonly metrics: ReconcileMetrics;
+  private readonly metrics: RuntimeMetrics;
   private readonly deps: ControllerDeps;
   private readonly reconcile: ReconcileFunc;
   private readonly primary:
@@ -164,7 +133,7 @@ export class Controller {
     this.deps = deps;
     this.reconcile = reconcile;
     this.primary = primary;
-    this.metrics = reconcileMetrics(deps.registry);
+    this.metrics = runtimeMetrics(deps.registry);
   }
 
   /** Queues a key; does nothing while the controller is not running (not leading). */
@@ -182,7 +151,7 @@ export class Controller {
     this.queue = new WorkQueue({
       name: this.name,
       log: this.deps.log,
-      metrics: runtimeMetrics(this.deps.registry),
+      metrics: this.metrics,
       concurrency: this.deps.concurrency ?? 1,
       ...(this.deps.clock ? { clock: this.deps.clock } : {}),
       ...(this.deps.backoff ? { backoff: this.deps.backoff } : {}),
