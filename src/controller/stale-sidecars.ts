@@ -1,6 +1,6 @@
 // Stale sidecars: pods whose injected daprd differs from what the injector would inject now.
 // A pod keeps its sidecar until it is restarted, so after an upgrade (a new image, or new
-// injector settings) the running pods lag behind. The injector records what it injected in
+// sidecar defaults) the running pods lag behind. The injector records what it injected in
 // the pod's status annotation; this compares that record with the current settings. Pure.
 import type { V1Pod } from "@kubernetes/client-node";
 import { expectedSidecarStatus, injectedSidecarStatus } from "../sidecar/status.ts";

@@ -1,6 +1,6 @@
 // `outrigger injector`: flags and process wiring for the admission webhook. The pieces live
 // beside it: the pure core (admit.ts), the HTTPS shell (server.ts), certificates (certs.ts,
-// cert-manager.ts) and the webhook registration (webhook-config.ts). docs/injector.md has the
+// certificate-sources.ts) and the webhook registration (webhook-config.ts). docs/injector.md has the
 // whole picture.
 import { isIP } from "node:net";
 import { Registry, collectDefaultMetrics } from "prom-client";

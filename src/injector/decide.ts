@@ -1,4 +1,4 @@
-// The injection decision: a pure function from (pod, injector settings) to inject, skip or deny.
+// The injection decision: a pure function from (pod, cluster-wide sidecar defaults) to inject, skip or deny.
 // Precedence, top to bottom (the first row that matches wins):
 //
 //   | pod                                                    | decision                     |

@@ -114,7 +114,7 @@ export type ResolveProblem = "invalid-annotation" | "invalid-app-id" | "missing-
 
 /**
  * Resolves the sidecar settings from a pod's annotations, its name (the app-id default) and the
- * injector settings. Pure, so the controller can ask what would be injected now.
+ * cluster-wide sidecar defaults. Pure, so the controller can ask what would be injected now.
  */
 export function resolveSidecar(
   podAnnotationMap: Readonly<Record<string, string>>,

@@ -10,3 +10,4 @@ export * from "./metrics.ts";
 export * from "./queue.ts";
 export * from "./resource.ts";
 export * from "./watch.ts";
+export * from "./controller.ts";
