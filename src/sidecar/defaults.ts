@@ -52,8 +52,10 @@ export const builtInSidecarDefaults: SidecarDefaults = Object.freeze({
 });
 
 /**
- * What is wrong with settings built from flags, one message per problem (empty when valid).
- * The shell refuses to start on any, rather than inject sidecars the API server would reject.
+ * What is wrong with defaults built in code (the built-in ones, tests), one message per problem
+ * (empty when valid). Defaults built from flags are checked by the same rules in flags.ts, whose
+ * messages name the flag; both processes refuse to start on any, rather than inject (or compare
+ * against) sidecars the API server would reject.
  */
 export function sidecarDefaultsProblems(settings: SidecarDefaults): string[] {
   const problems: string[] = [];
@@ -86,13 +88,16 @@ export function sidecarDefaultsProblems(settings: SidecarDefaults): string[] {
     if (req !== undefined && lim !== undefined && quantityValue(req) > quantityValue(lim))
       problems.push(`sidecar ${what} request ${req} is more than its limit ${lim}`);
   }
-  for (const [what, id] of [
-    ["run-as user", settings.runAsUser],
-    ["run-as group", settings.runAsGroup],
+  // User 0 would be root, which runAsNonRoot forbids: the pod would never start. Group 0 is
+  // allowed (runAsNonRoot looks at the user only), as --sidecar-run-as-group allows it.
+  for (const [what, id, min] of [
+    ["run-as user", settings.runAsUser, 1],
+    ["run-as group", settings.runAsGroup, 0],
   ] as const) {
-    // 0 would be root, which runAsNonRoot forbids: the pod would never start.
-    if (id !== undefined && (!Number.isInteger(id) || id < 1 || id > 2147483647))
-      problems.push(`sidecar ${what}: ${id} is not a non-root id (1-2147483647)`);
+    if (id !== undefined && (!Number.isInteger(id) || id < min || id > 2147483647))
+      problems.push(
+        `sidecar ${what}: ${id} is not ${min === 1 ? "a non-root id" : "an id"} (${min}-2147483647)`,
+      );
   }
   return problems;
 }
