@@ -414,11 +414,19 @@ export class SidecarRunner {
       mkdirSync(workDir, { recursive: true, mode: 0o777 });
       const child = this.spawnDaprd(network, pod, container, mounts, argv, env, workDir);
       let logs = "";
+      let logToFile = true;
       const append = (d: Buffer) => {
         const text = d.toString();
         logs += text;
         if (logs.length > MAX_LOG) logs = logs.slice(-MAX_LOG / 2);
-        appendFileSync(logFile, text);
+        // Output can still arrive after stop() removed the directory: the buffer has it all.
+        if (logToFile) {
+          try {
+            appendFileSync(logFile, text);
+          } catch {
+            logToFile = false;
+          }
+        }
       };
       child.stdout!.on("data", append);
       child.stderr!.on("data", append);
