@@ -371,7 +371,9 @@ describe("desiredSidecarConfig", () => {
       );
       const resolution = resolveComponent(c, NO_SECRETS);
       expect(resolution.ok).to.equal(false);
-      expect(resolution.ok ? [] : resolution.problems.map((p) => p.secret)).to.deep.equal(["s1", "s2"]);
+      expect(
+        resolution.ok ? [] : resolution.problems.map((p) => ("secret" in p ? p.secret : p.field)),
+      ).to.deep.equal(["s1", "s2"]);
     });
   });
 
@@ -460,7 +462,8 @@ describe("desiredSidecarConfig", () => {
       const tracing = parsedConfig(good.data[CONFIGURATION_KEY]).spec?.tracing as {
         otel: { headers: unknown[] };
       };
-      expect(tracing.otel.headers).to.deep.equal([{ name: "api-key", value: "abc" }]);
+      // Standalone daprd reads "name=value" strings; the CRD form makes it exit (issue 11).
+      expect(tracing.otel.headers).to.deep.equal(["api-key=abc"]);
       expect(referencedSecretNames(cfg, "Configuration")).to.deep.equal(["otel"]);
 
       const broken = desiredSidecarConfig(app, [], cfg, NO_SECRETS, sidecarConfigSecret(app, good));
@@ -470,6 +473,62 @@ describe("desiredSidecarConfig", () => {
       const neverGood = desiredSidecarConfig(app, [], cfg, NO_SECRETS, undefined);
       expect(parsedConfig(neverGood.data[CONFIGURATION_KEY]).metadata?.name).to.equal("outrigger-default");
       expect(neverGood.configuration).to.deep.include({ reason: "SecretNotFound", served: "default" });
+    });
+
+    it("renders every otel header as the name=value string standalone daprd reads", () => {
+      const app = { ...APP, configName: "otel" };
+      const cfg = configuration("otel", {
+        tracing: {
+          otel: {
+            endpointAddress: "collector:4318",
+            headers: [
+              { name: "x-api-key", value: "k-123" },
+              { name: "x-tenant", value: "shop" },
+              { name: "x-query", value: "a=b" },
+              { name: "x-count", value: 3 },
+              { name: "x-from-env", envRef: "OTEL_TOKEN" },
+            ],
+          },
+        },
+      });
+      const config = desiredSidecarConfig(app, [], cfg, NO_SECRETS, undefined);
+      const tracing = parsedConfig(config.data[CONFIGURATION_KEY]).spec?.tracing as {
+        otel: { headers: unknown[] };
+      };
+      expect(tracing.otel.headers).to.deep.equal([
+        "x-api-key=k-123",
+        "x-tenant=shop",
+        "x-query=a=b",
+        "x-count=3",
+        "x-from-env=${OTEL_TOKEN}",
+      ]);
+      // The ${VAR} of an envRef is meant for daprd's expansion, so it is not warned about.
+      expect(config.configuration.warnings).to.deep.equal([]);
+      expect(config.configuration.reason).to.equal("Ready");
+    });
+
+    it("does not deliver a Configuration daprd would refuse: the app keeps its last good one, the field is named", () => {
+      const app = { ...APP, configName: "acl" };
+      const good = configuration("acl", {
+        accessControl: {
+          defaultAction: "deny",
+          policies: [{ appId: "frontend", trustDomain: "public", namespace: "shop", defaultAction: "allow" }],
+        },
+      });
+      const goodConfig = desiredSidecarConfig(app, [], good, NO_SECRETS, undefined);
+      expect(goodConfig.configuration.reason).to.equal("Ready");
+      const bad = configuration("acl", {
+        accessControl: { defaultAction: "deny", policies: [{ appId: "frontend", defaultAction: "allow" }] },
+      });
+      const kept = desiredSidecarConfig(app, [], bad, NO_SECRETS, sidecarConfigSecret(app, goodConfig));
+      expect(kept.data[CONFIGURATION_KEY]).to.equal(goodConfig.data[CONFIGURATION_KEY]);
+      expect(kept.configuration).to.deep.include({ reason: "RejectedByDaprd", served: "lastGood" });
+      expect(kept.configuration.problems.map(problemMessage)).to.deep.equal([
+        "spec.accessControl.policies[0].trustDomain is empty; daprd refuses an access control policy without it",
+        "spec.accessControl.policies[0].namespace is empty; daprd refuses an access control policy without it",
+      ]);
+      const first = desiredSidecarConfig(app, [], bad, NO_SECRETS, undefined);
+      expect(first.configuration).to.deep.include({ reason: "RejectedByDaprd", served: "default" });
     });
 
     it("warns about $, which daprd expands from its environment in a Configuration file", () => {

@@ -16,6 +16,7 @@ import {
   sidecarConfigSecretName,
 } from "../shared/sidecar-config.ts";
 import type { App } from "./apps.ts";
+import { configurationRejections, rejectionMessage, type DaprdRejection } from "./daprd-acceptance.ts";
 import { CONFIG_HASH_ANNOTATION, contentHash } from "./hash.ts";
 
 export type { Component, Configuration, MetadataItem };
@@ -32,11 +33,14 @@ export type SecretProblem =
   /** The value is not UTF-8 text, so it cannot be written as a YAML string. */
   | { reason: "SecretValueNotText"; item: string; secret: string; key: string };
 
-export type ProblemReason = SecretProblem["reason"];
+/** Why a resource was not rendered: a reference that does not resolve, or a field daprd refuses. */
+export type RenderProblem = SecretProblem | DaprdRejection;
+
+export type ProblemReason = RenderProblem["reason"];
 
 /** A resource rendered for the sidecar (a plain JSON object), or why it could not be. */
 export type Resolution =
-  { ok: true; rendered: Record<string, unknown> } | { ok: false; problems: SecretProblem[] };
+  { ok: true; rendered: Record<string, unknown> } | { ok: false; problems: RenderProblem[] };
 
 /** Which version of a Component an app's sidecar config carries. */
 export type Served = "current" | "lastGood" | "none";
@@ -45,7 +49,7 @@ export interface ComponentResult {
   name: string;
   generation: number | undefined;
   reason: "Ready" | ProblemReason;
-  problems: SecretProblem[];
+  problems: RenderProblem[];
   served: Served;
 }
 
@@ -55,7 +59,7 @@ export interface ConfigurationResult {
   generation: number | undefined;
   /** Default: the app names no Configuration. NotFound: it names one that does not exist. */
   reason: "Ready" | "Default" | "NotFound" | ProblemReason;
-  problems: SecretProblem[];
+  problems: RenderProblem[];
   served: "current" | "lastGood" | "default";
   /** Rendered, but worth an Event: it may not mean to daprd what it says. */
   warnings: string[];
@@ -71,8 +75,10 @@ export interface SidecarConfig {
   configuration: ConfigurationResult;
 }
 
-export function problemMessage(p: SecretProblem): string {
+export function problemMessage(p: RenderProblem): string {
   switch (p.reason) {
+    case "RejectedByDaprd":
+      return rejectionMessage(p);
     case "SecretNotFound":
       return `Secret "${p.secret}" not found (metadata "${p.item}")`;
     case "KeyNotFound":
@@ -149,16 +155,25 @@ export const HOT_RELOAD_FEATURE = "HotReload";
 /** metadata.name of the Configuration rendered for an app that has none. */
 export const DEFAULT_CONFIGURATION_NAME = "outrigger-default";
 
-/** The Configuration as its sidecar receives it: secrets substituted, standalone-mode defaults added. */
+/**
+ * The Configuration as its sidecar receives it: secrets substituted, standalone-mode defaults
+ * added, every field in the form standalone daprd reads (see standaloneOtelHeaders). Refused
+ * when daprd would refuse the file (daprd-acceptance.ts).
+ */
 export function resolveConfiguration(configuration: Configuration, secrets: SecretLookup): Resolution {
   const namespace = configuration.metadata?.namespace ?? "";
   const spec: Record<string, unknown> = { ...(configuration.spec ?? {}) };
+  const rejections = configurationRejections(spec);
+  if (rejections.length > 0) return { ok: false, problems: rejections };
   const headers = otelHeaders(configuration);
   if (headers.length > 0) {
     const resolved = resolveItems(headers, namespace, secrets);
     if (resolved.problems.length > 0) return { ok: false, problems: resolved.problems };
     const tracing = asRecord(spec.tracing) ?? {};
-    spec.tracing = { ...tracing, otel: { ...asRecord(tracing.otel), headers: resolved.items } };
+    spec.tracing = {
+      ...tracing,
+      otel: { ...asRecord(tracing.otel), headers: standaloneOtelHeaders(resolved.items) },
+    };
   }
   const { apiVersion: _a, kind: _k, metadata, status: _s, spec: _spec, ...rest } = configuration;
   return {
@@ -171,6 +186,20 @@ export function resolveConfiguration(configuration: Configuration, secrets: Secr
       spec: withStandaloneDefaults(spec),
     }),
   };
+}
+
+/**
+ * Standalone daprd reads `tracing.otel.headers` from the file as `"name=value"` strings; only
+ * Kubernetes mode converts the CRD's `{name, value}` items (a map there makes daprd exit with
+ * "cannot unmarshal !!map into string"). An `envRef` becomes `${VAR}`: daprd expands environment
+ * variables in the file, so the header gets the sidecar's variable, as envRef means.
+ */
+export function standaloneOtelHeaders(items: readonly MetadataItem[]): string[] {
+  return items.map((item) => {
+    if (item.envRef) return `${item.name}=\${${item.envRef}}`;
+    const value = item.value;
+    return `${item.name}=${value === undefined || value === null ? "" : typeof value === "string" ? value : JSON.stringify(value)}`;
+  });
 }
 
 /** The Configuration of an app that names none, or names one that does not exist. */
@@ -315,7 +344,10 @@ export function desiredSidecarConfig(
     [COMPONENTS_KEY]: componentsFile(app, documents),
     [CONFIGURATION_KEY]: configurationFile(app, configDocument),
   };
-  configResult.warnings.push(...expansionWarnings(data[CONFIGURATION_KEY]));
+  const envRefs = configuration
+    ? otelHeaders(configuration).flatMap((h) => (h.envRef ? [h.envRef] : []))
+    : [];
+  configResult.warnings.push(...expansionWarnings(data[CONFIGURATION_KEY], envRefs));
   return { data, hash: contentHash(data), components: componentResults, configuration: configResult };
 }
 
@@ -355,9 +387,16 @@ function renderConfiguration(
   };
 }
 
-/** daprd runs os.ExpandEnv over a Configuration file: every `$NAME` or `${NAME}` becomes an env var. */
-function expansionWarnings(configurationFile: string): string[] {
-  const body = configurationFile.split("\n").filter((l) => !l.startsWith("#"));
+/**
+ * daprd runs os.ExpandEnv over a Configuration file: every `$NAME` or `${NAME}` becomes an env
+ * var. The `${VAR}` we write for an otel header's envRef means exactly that, so it is not warned of.
+ */
+function expansionWarnings(configurationFile: string, envRefs: readonly string[]): string[] {
+  const ours = envRefs.map((v) => `\${${v}}`);
+  const body = configurationFile
+    .split("\n")
+    .filter((l) => !l.startsWith("#"))
+    .map((l) => ours.reduce((line, token) => line.split(token).join(""), l));
   return body.some((l) => l.includes("$"))
     ? [
         'the Configuration contains "$"; daprd replaces $NAME and ${NAME} with environment variables when it reads the file',

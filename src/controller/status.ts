@@ -10,7 +10,7 @@ import {
   type ComponentResult,
   type ConfigurationResult,
   type Resolution,
-  type SecretProblem,
+  type RenderProblem,
 } from "./sidecar-config.ts";
 
 export type { Condition, ResourceStatus };
@@ -78,7 +78,7 @@ export function statusChanged(previous: ResourceStatus | undefined, next: Resour
 function status(
   generation: number | undefined,
   appCount: number,
-  problems: readonly SecretProblem[],
+  problems: readonly RenderProblem[],
   now: Date,
   previous: ResourceStatus | undefined,
   fallbacks: () => string[],
@@ -119,7 +119,7 @@ function status(
   };
 }
 
-function problemsOf(resolution: Resolution): SecretProblem[] {
+function problemsOf(resolution: Resolution): RenderProblem[] {
   return resolution.ok ? [] : resolution.problems;
 }
 
@@ -127,7 +127,7 @@ function problemsOf(resolution: Resolution): SecretProblem[] {
 function currentProblems(
   results: readonly Pick<ComponentResult | ConfigurationResult, "generation" | "problems">[],
   generation: number | undefined,
-): SecretProblem[] {
+): RenderProblem[] {
   const current = results.filter((r) => r.generation === generation);
   return current.find((r) => r.problems.length > 0)?.problems ?? [];
 }

@@ -12,18 +12,31 @@ export const APP_ID_LABEL = "dapr.io/app-id";
 export const COMPONENTS_KEY = "components.yaml";
 export const CONFIGURATION_KEY = "configuration.yaml";
 
-/** Where the sidecar sees the config: a read-only Secret volume. */
+/**
+ * Where the sidecar sees the config: a read-only Secret volume, and daprd's `--resources-path`.
+ *
+ * The resources path is the volume's root on purpose. The kubelet updates a Secret volume by
+ * writing a new `..<timestamp>` directory and swapping the `..data` symlink; every item is a
+ * symlink through `..data`. A watch on an item directory dies with the first swap (daprd then
+ * sees later changes only at its 60 s backup reconcile), while the root is the one directory the
+ * kubelet never replaces, and every swap happens inside it.
+ *
+ * The Configuration file sits in the resources path too. In standalone mode that is the only way
+ * a changed Configuration reaches a running daprd: its hot reloader sees a Configuration
+ * document there and restarts the runtime in-process (SIGHUP), re-reading `--config`. daprd cannot
+ * tell a changed Configuration from an unchanged one in this mode, so every change of the sidecar
+ * config takes that restart (docs/sidecar-config.md).
+ */
 export const SIDECAR_CONFIG_VOLUME = "outrigger-sidecar-config";
 export const SIDECAR_CONFIG_MOUNT_PATH = "/var/run/outrigger/sidecar";
-export const SIDECAR_RESOURCES_DIR = "resources";
-/** `--resources-path` of daprd: a directory holding the components file. */
-export const SIDECAR_RESOURCES_PATH = `${SIDECAR_CONFIG_MOUNT_PATH}/${SIDECAR_RESOURCES_DIR}`;
+/** `--resources-path` of daprd. */
+export const SIDECAR_RESOURCES_PATH = SIDECAR_CONFIG_MOUNT_PATH;
 /** `--config` of daprd: the rendered Configuration file. */
 export const SIDECAR_CONFIG_FILE = `${SIDECAR_CONFIG_MOUNT_PATH}/${CONFIGURATION_KEY}`;
 
 /** The Secret volume items: Secret key -> path inside the mount. */
 export const SIDECAR_CONFIG_ITEMS: ReadonlyArray<{ key: string; path: string }> = [
-  { key: COMPONENTS_KEY, path: `${SIDECAR_RESOURCES_DIR}/${COMPONENTS_KEY}` },
+  { key: COMPONENTS_KEY, path: COMPONENTS_KEY },
   { key: CONFIGURATION_KEY, path: CONFIGURATION_KEY },
 ];
 
