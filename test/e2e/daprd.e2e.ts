@@ -390,19 +390,38 @@ describe("daprd (real runtime)", function () {
       await u.change();
       const write = await sidecar.waitForWrite(before, 30_000);
       let ms = Number.POSITIVE_INFINITY;
-      while (performance.now() - write.eventAt < RELOAD_MEASURE_MS) {
+      while (performance.now() - write.eventAt < RELOAD_MEASURE_MS && sidecar.exitedWith() === undefined) {
         if (await u.seen().catch(() => false)) {
           ms = performance.now() - write.eventAt;
           break;
         }
         await sleep(100);
       }
+      const exited = sidecar.exitedWith();
       results.push({ what: u.what, ms });
+      const outcome = Number.isFinite(ms)
+        ? `daprd used it ${Math.round(ms)} ms after the Secret event`
+        : exited !== undefined
+          ? `daprd exited (${exited}) before using it`
+          : `daprd did not use it within ${RELOAD_MEASURE_MS / 1000} s of the Secret event`;
       console.log(
-        `      reload ${i + 1} (${u.what}): Secret written ${Math.round(write.eventAt - before)} ms after the API change; daprd used it ${Number.isFinite(ms) ? `${Math.round(ms)} ms` : `not within ${RELOAD_MEASURE_MS / 1000} s`} after the Secret event`,
+        `      reload ${i + 1} (${u.what}): Secret written ${Math.round(write.eventAt - before)} ms after the API change; ${outcome}`,
       );
+      // A daprd that ended will see none of the rest: the kubelet would restart it, the reload failed.
+      if (exited !== undefined) break;
     }
+    const restarts = sidecar
+      .logs()
+      .split("\n")
+      .filter((l) => l.includes("Received signal 'hangup'")).length;
+    console.log(
+      `      daprd restarted in process (SIGHUP) ${restarts} time(s) during the ${results.length} updates`,
+    );
     const slow = results.filter((r) => !(r.ms < RELOAD_BOUND_MS));
+    expect(
+      sidecar.exitedWith(),
+      `daprd ended during the updates; its log:\n${sidecar.logs().slice(-8000)}`,
+    ).to.equal(undefined);
     expect(
       slow.map((r) => `${r.what}: ${Number.isFinite(r.ms) ? `${Math.round(r.ms)} ms` : "never"}`),
       `updates slower than ${RELOAD_BOUND_MS / 1000} s; daprd log:\n${sidecar.logs().slice(-8000)}`,

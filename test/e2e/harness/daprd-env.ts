@@ -27,9 +27,13 @@ export interface DaprdEnvironment {
 const core = () => cluster().kc.makeApiClient(CoreV1Api);
 const custom = () => cluster().kc.makeApiClient(CustomObjectsApi);
 
+let environments = 0;
+
 export function useDaprdEnvironment(): DaprdEnvironment {
-  const system = `daprd-e2e-system-${process.pid}`;
-  const webhookConfig = `outrigger-injector-daprd-e2e-${process.pid}`;
+  // Unique per describe: the previous one's system namespace may still be terminating.
+  const n = ++environments;
+  const system = `daprd-e2e-system-${process.pid}-${n}`;
+  const webhookConfig = `outrigger-injector-daprd-e2e-${process.pid}-${n}`;
   let env: DaprdEnvironment | undefined;
   const get = () => {
     if (!env) throw new Error("the daprd environment is not started");
