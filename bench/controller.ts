@@ -21,7 +21,7 @@ import {
   COMPONENTS_KEY,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
-} from "../src/shared/sidecar-config.ts";
+} from "../src/sidecar/config-secret.ts";
 import { benchCluster } from "./cluster.ts";
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from "./profile.ts";
 import { summarizeHeapSnapshot, type HeapSnapshot, type HeapSummary } from "./heap.ts";

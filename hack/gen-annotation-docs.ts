@@ -2,8 +2,8 @@
 // Run: node hack/gen-annotation-docs.ts (Node 24, from the repository root).
 import { writeFileSync } from "node:fs";
 import { annotationReferenceMarkdown } from "../src/injector/annotation-docs.ts";
-import { defaultInjectorSettings } from "../src/injector/settings.ts";
+import { builtInSidecarDefaults } from "../src/sidecar/defaults.ts";
 
 const target = new URL("../docs/annotations.md", import.meta.url);
-writeFileSync(target, annotationReferenceMarkdown(defaultInjectorSettings));
+writeFileSync(target, annotationReferenceMarkdown(builtInSidecarDefaults));
 console.log(`wrote ${target.pathname}`);

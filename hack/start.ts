@@ -9,6 +9,7 @@ import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { freePort } from "./lib/free-port.ts";
+import { localInjectorArgs } from "./local-injector.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const run = promisify(execFile);
@@ -104,17 +105,7 @@ async function main(): Promise<number> {
       ),
       startProcess(
         "injector",
-        [
-          "injector",
-          "--namespace",
-          NAMESPACE,
-          "--listen-address",
-          `127.0.0.1:${webhookPort}`,
-          "--ops-address",
-          `127.0.0.1:${injectorOps}`,
-          "--webhook-url",
-          `https://127.0.0.1:${webhookPort}/mutate`,
-        ],
+        ["injector", ...localInjectorArgs({ namespace: NAMESPACE, port: webhookPort, opsPort: injectorOps })],
         kubeconfig,
       ),
     );

@@ -1,31 +1,33 @@
 #!/usr/bin/env node
 // The one `outrigger` binary: each subcommand owns its flags and its help text.
-import { parseArgs, type ParseArgsOptionDescriptor } from "node:util";
+import { parseArgs } from "node:util";
+import { isProblems, type Command } from "./shared/command.ts";
 import { outriggerVersion } from "./shared/version.ts";
 
-/** A flag: parseArgs' descriptor plus the line shown by --help. */
-export type Flag = ParseArgsOptionDescriptor & { description: string };
+const versionCommand: Command<null> = {
+  summary: "Print the Outrigger version",
+  usage: "outrigger version",
+  options: {},
+  config: () => null,
+  run: async () => {
+    console.log(outriggerVersion);
+    return 0;
+  },
+};
 
-export interface Command {
-  summary: string;
-  usage: string;
-  options: Record<string, Flag>;
-  run(values: Record<string, string | boolean | undefined>): Promise<number>;
-}
-
-const commands: Record<string, () => Promise<Command>> = {
+/** Every subcommand, loaded only when run. */
+export const commands: Record<string, () => Promise<Command>> = {
   controller: async () => (await import("./controller/command.ts")).controllerCommand,
   injector: async () => (await import("./injector/command.ts")).injectorCommand,
-  version: async () => ({
-    summary: "Print the Outrigger version",
-    usage: "outrigger version",
-    options: {},
-    run: async () => {
-      console.log(outriggerVersion);
-      return 0;
-    },
-  }),
+  version: async () => versionCommand,
 };
+
+/** Every command, loaded (for the flag reference and its drift test). */
+export async function loadCommands(): Promise<Array<[string, Command]>> {
+  return Promise.all(
+    Object.entries(commands).map(async ([name, load]) => [name, await load()] as [string, Command]),
+  );
+}
 
 function topLevelHelp(): string {
   return [
@@ -87,7 +89,13 @@ export async function main(argv: string[]): Promise<number> {
     console.log(commandHelp(name, cmd));
     return 0;
   }
-  return cmd.run(values);
+  // Every problem with the flags stops the process here, before it touches anything.
+  const config = cmd.config(values, process.env);
+  if (isProblems(config)) {
+    for (const p of config.problems) console.error(`outrigger ${name}: ${p}`);
+    return 2;
+  }
+  return cmd.run(config);
 }
 
 // Run only when executed, not when imported by tests.

@@ -1,7 +1,12 @@
 import { expect } from "chai";
-import { corpusFiles, invalidCases } from "./conformance.ts";
+import { corpusFiles, invalidCases } from "./conformance.testing.ts";
 import { parseManifests, readCrd, versionSchema, type DaprKind, type JsonSchemaProps } from "./crd-schema.ts";
-import { createCrdValidator, kubernetesFieldPath, pruneNulls, type CrdValidator } from "./crd-validator.ts";
+import {
+  createCrdValidator,
+  kubernetesFieldPath,
+  pruneNulls,
+  type CrdValidator,
+} from "./crd-validator.testing.ts";
 import {
   COMPONENT_RESOURCE,
   CONFIGURATION_RESOURCE,

@@ -5,7 +5,7 @@ import {
   serviceChange,
   serviceForUpdate,
   serviceNeedsUpdate,
-  staleAppServices,
+  leftoverAppServices,
 } from "./app-service.ts";
 
 const app = {
@@ -145,14 +145,14 @@ describe("serviceNeedsUpdate and serviceForUpdate", () => {
   });
 });
 
-describe("staleAppServices", () => {
+describe("leftoverAppServices", () => {
   it("lists our Services whose app is gone, and never a Service that is not ours", () => {
     const ours = desiredAppService(app);
     const gone = desiredAppService({ ...app, appId: "gone" });
     const daprs: V1Service = {
       metadata: { name: "legacy-dapr", namespace: "shop", labels: { "dapr.io/enabled": "true" } },
     };
-    const stale = staleAppServices([ours, gone, daprs], [app]);
+    const stale = leftoverAppServices([ours, gone, daprs], [app]);
     expect(stale.map((s) => s.metadata?.name)).to.deep.equal(["gone-dapr"]);
   });
 });

@@ -3,13 +3,13 @@
 // dashboards that know Dapr keep working. Pure: desired object, update check, prune list.
 
 import type { V1Service, V1ServicePort } from "@kubernetes/client-node";
-import { annotations } from "../injector/annotations.ts";
+import { annotations } from "../sidecar/annotations.ts";
 import {
   APP_ID_LABEL,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   appServiceName,
-} from "../shared/sidecar-config.ts";
+} from "../sidecar/config-secret.ts";
 import type { App } from "./apps.ts";
 import { canonicalJson } from "../shared/canonical-json.ts";
 import { leftoversOfGoneApps } from "./sidecar-config.ts";
@@ -132,7 +132,7 @@ export function serviceForUpdate(existing: V1Service, desired: V1Service): V1Ser
 }
 
 /** Our app Services whose app is not in `apps`: to delete. */
-export function staleAppServices(
+export function leftoverAppServices(
   existing: readonly V1Service[],
   apps: readonly Pick<App, "namespace" | "appId">[],
 ): V1Service[] {

@@ -23,8 +23,9 @@ import type {
   V1ReplicaSet,
   V1StatefulSet,
 } from "@kubernetes/client-node";
-import { annotations } from "../injector/annotations.ts";
-import { APP_ID_LABEL } from "../shared/sidecar-config.ts";
+import { annotations } from "../sidecar/annotations.ts";
+import { defaultAppId } from "../sidecar/resolve.ts";
+import { APP_ID_LABEL } from "../sidecar/config-secret.ts";
 
 export type WorkloadKind = "CronJob" | "DaemonSet" | "Deployment" | "Job" | "ReplicaSet" | "StatefulSet";
 export type SourceKind = WorkloadKind | "Pod";
@@ -287,13 +288,13 @@ function identityOf(
     appId = parsed.value;
   } else if (kind === "Pod") {
     // The injector's default: the pod's name.
-    const parsed = annotations.appId.parser.parse(name);
-    if (!parsed.ok)
+    const defaulted = defaultAppId(name);
+    if (defaulted.kind !== "ok")
       return ignore(
         "InvalidAppId",
-        `pod name "${name}", used as its app-id, ${parsed.problem}; set ${annotations.appId.key}`,
+        `pod name "${name}", used as its app-id, ${defaulted.kind === "invalid" ? defaulted.problem : "is empty"}; set ${annotations.appId.key}`,
       );
-    appId = parsed.value;
+    appId = defaulted.appId;
   } else if (kind === "StatefulSet") {
     // Its pods have names at admission, so each becomes an app named after the pod; nothing to report.
     return undefined;

@@ -1,51 +1,102 @@
 // `outrigger controller`: flags and process wiring. Every replica keeps warm caches; only the
 // holder of the Lease reconciles, so two replicas never write at once.
 import { Registry, collectDefaultMetrics } from "prom-client";
-import type { Command } from "../cli.ts";
+import {
+  PROCESS_LOG_LEVELS,
+  flagReader,
+  stringFlag as str,
+  type Command,
+  type Flag,
+  type FlagValues,
+  type Problems,
+} from "../shared/command.ts";
 import { KubeconfigError, loadApiEndpoint, type ApiEndpoint } from "../shared/kubeconfig.ts";
 import { createLogger } from "../shared/log.ts";
-import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
-import { sidecarSettingsFlags, sidecarSettingsFromFlags } from "../injector/settings-flags.ts";
+import { parseAddress, startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
+import type { SidecarDefaults } from "../sidecar/defaults.ts";
+import { sidecarDefaultsFlags, sidecarDefaultsFromFlags } from "../sidecar/flags.ts";
 import { Manager } from "./manager.ts";
 import { createKubeHttp } from "../shared/kube-http.ts";
 import { LeaderElector, defaultIdentity, kubeLeaseStore } from "./runtime/leader-election.ts";
 import { runtimeMetrics } from "./runtime/metrics.ts";
 
-export const controllerCommand: Command = {
+const options: Record<string, Flag> = {
+  kubeconfig: str("Path to a kubeconfig (default: $KUBECONFIG or in-cluster)"),
+  "ops-address": str("Address of /healthz, /readyz, /metrics", "0.0.0.0:8080"),
+  "leader-election-namespace": str(
+    "Namespace of the leader-election Lease (default: $POD_NAMESPACE, else outrigger-system)",
+  ),
+  "leader-election-name": str("Name of the leader-election Lease", "outrigger-controller"),
+  "lease-duration": str("Lease duration in seconds", "15"),
+  "watch-namespace": str("Watch and reconcile only this namespace (default: all namespaces)"),
+  concurrency: str("Keys reconciled at once per queue", "4"),
+  "log-level": str("pino log level (default: $LOG_LEVEL, else info)"),
+  // The cluster-wide sidecar defaults: pods injected with other ones are reported as stale.
+  ...sidecarDefaultsFlags,
+};
+
+/** Everything the controller process needs, validated. */
+export interface ControllerConfig {
+  kubeconfig?: string;
+  opsAddress: string;
+  lease: { namespace: string; name: string };
+  leaseSeconds: number;
+  watchNamespace?: string;
+  concurrency: number;
+  logLevel: string;
+  sidecarDefaults: SidecarDefaults;
+}
+
+/** Flags to config; the problems are listed all at once, each naming its flag. */
+export function controllerConfig(
+  values: FlagValues,
+  env: NodeJS.ProcessEnv = process.env,
+): ControllerConfig | Problems {
+  const problems: string[] = [];
+  const { get, need } = flagReader(options, values, problems);
+  const opsAddress = need("ops-address");
+  try {
+    parseAddress(opsAddress);
+  } catch (err) {
+    problems.push(`--ops-address: ${(err as Error).message}`);
+  }
+  const leaseSeconds = Number(need("lease-duration"));
+  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 2)
+    problems.push("--lease-duration: want an integer >= 2");
+  const concurrency = Number(need("concurrency"));
+  if (!Number.isInteger(concurrency) || concurrency < 1) problems.push("--concurrency: want an integer >= 1");
+  const logLevel = get("log-level") ?? env.LOG_LEVEL ?? "info";
+  if (!(PROCESS_LOG_LEVELS as readonly string[]).includes(logLevel))
+    problems.push(`--log-level ${JSON.stringify(logLevel)}: want ${PROCESS_LOG_LEVELS.join(", ")}`);
+  const sidecarDefaults = sidecarDefaultsFromFlags(values, problems);
+  if (problems.length > 0) return { problems };
+  const kubeconfig = get("kubeconfig");
+  const watchNamespace = get("watch-namespace");
+  return {
+    ...(kubeconfig ? { kubeconfig } : {}),
+    opsAddress,
+    lease: {
+      namespace: get("leader-election-namespace") ?? env.POD_NAMESPACE ?? "outrigger-system",
+      name: need("leader-election-name"),
+    },
+    leaseSeconds,
+    ...(watchNamespace ? { watchNamespace } : {}),
+    concurrency,
+    logLevel,
+    sidecarDefaults,
+  };
+}
+
+export const controllerCommand: Command<ControllerConfig> = {
   summary: "Reconcile Components and Configurations into per-app sidecar configs",
   usage: "outrigger controller [flags]",
-  options: {
-    kubeconfig: { type: "string", description: "Path to a kubeconfig (default: $KUBECONFIG or in-cluster)" },
-    "ops-address": {
-      type: "string",
-      default: "0.0.0.0:8080",
-      description: "Address of /healthz, /readyz, /metrics",
-    },
-    "leader-election-namespace": {
-      type: "string",
-      default: process.env.POD_NAMESPACE ?? "outrigger-system",
-      description: "Namespace of the leader-election Lease",
-    },
-    "leader-election-name": {
-      type: "string",
-      default: "outrigger-controller",
-      description: "Name of the leader-election Lease",
-    },
-    "lease-duration": { type: "string", default: "15", description: "Lease duration in seconds" },
-    "watch-namespace": {
-      type: "string",
-      description: "Watch and reconcile only this namespace (default: all namespaces)",
-    },
-    concurrency: { type: "string", default: "4", description: "Keys reconciled at once per queue" },
-    "log-level": { type: "string", default: process.env.LOG_LEVEL ?? "info", description: "pino log level" },
-    // The injector's sidecar settings: pods injected with other ones are reported as stale.
-    ...sidecarSettingsFlags,
-  },
-  async run(values) {
-    const log = createLogger("controller", values["log-level"] as string);
+  options,
+  config: controllerConfig,
+  async run(config) {
+    const log = createLogger("controller", config.logLevel);
     let endpoint: ApiEndpoint;
     try {
-      endpoint = loadApiEndpoint(values.kubeconfig as string | undefined);
+      endpoint = loadApiEndpoint(config.kubeconfig);
     } catch (err) {
       if (!(err instanceof KubeconfigError)) throw err;
       console.error(`outrigger controller: ${err.message}`);
@@ -55,29 +106,17 @@ export const controllerCommand: Command = {
     const http = createKubeHttp(endpoint);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    const leaseSeconds = Number(values["lease-duration"]);
-    const concurrency = Number(values.concurrency);
-    const problems: string[] = [];
-    if (!Number.isInteger(leaseSeconds) || leaseSeconds < 2)
-      problems.push("--lease-duration: want an integer >= 2");
-    if (!Number.isInteger(concurrency) || concurrency < 1)
-      problems.push("--concurrency: want an integer >= 1");
-    const sidecarSettings = sidecarSettingsFromFlags(values, problems);
-    if (problems.length > 0) {
-      console.error(`outrigger controller: ${problems.join("\n")}`);
-      return 2;
-    }
-    const namespace = values["watch-namespace"] as string | undefined;
+    const { leaseSeconds } = config;
     const manager = new Manager({
       http,
       log,
       registry,
-      concurrency,
-      sidecarSettings,
-      ...(namespace ? { namespace } : {}),
+      concurrency: config.concurrency,
+      sidecarDefaults: config.sidecarDefaults,
+      ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
     });
     const ops = await startOpsServer({
-      address: values["ops-address"] as string,
+      address: config.opsAddress,
       registry,
       isReady: () => manager.hasSynced(),
       log,
@@ -85,15 +124,9 @@ export const controllerCommand: Command = {
     manager.startInformers();
     const identity = defaultIdentity();
     const elector = new LeaderElector({
-      lease: {
-        namespace: values["leader-election-namespace"] as string,
-        name: values["leader-election-name"] as string,
-      },
+      lease: config.lease,
       identity,
-      store: kubeLeaseStore(http, {
-        namespace: values["leader-election-namespace"] as string,
-        name: values["leader-election-name"] as string,
-      }),
+      store: kubeLeaseStore(http, config.lease),
       leaseDurationMs: leaseSeconds * 1000,
       renewDeadlineMs: Math.round(leaseSeconds * 666),
       retryPeriodMs: Math.max(500, Math.round(leaseSeconds * 133)),

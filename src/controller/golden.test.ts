@@ -6,31 +6,16 @@
 // the apps, conflicts and the sidecar config of every app after the last phase.
 // UPDATE_GOLDEN=1 rewrites the expected files (review the diff).
 
-import type {
-  V1CronJob,
-  V1DaemonSet,
-  V1Deployment,
-  V1Job,
-  V1Pod,
-  V1ReplicaSet,
-  V1Secret,
-  V1StatefulSet,
-} from "@kubernetes/client-node";
+import type { V1Secret } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dump, load } from "js-yaml";
 import { parseManifests } from "../apis/crd-schema.ts";
-import type { Component, Configuration } from "../apis/types.ts";
-import { appKey, appsFromObjects, type AppObjects } from "./apps.ts";
+import { appKey, appsFromObjects } from "./apps.ts";
 import { desiredAppService } from "./app-service.ts";
-import { desiredSidecarConfig, sidecarConfigSecret } from "./sidecar-config.ts";
-import {
-  trimmedCronJob,
-  trimmedDaprResource,
-  trimmedPod,
-  trimmedWorkload,
-  withoutManagedFields,
-} from "./trim.ts";
+import { appObjects, cachesOf } from "./caches.ts";
+import { renderSidecarConfig } from "./reconcile-sidecar-config.ts";
+import { trimmedByKind } from "./trim.ts";
 
 const dir = new URL("./testdata/", import.meta.url);
 const update = process.env.UPDATE_GOLDEN === "1";
@@ -46,16 +31,6 @@ interface GoldenPhase {
   kind: "GoldenPhase";
   delete?: Array<{ kind: string; name: string; namespace?: string }>;
 }
-
-const WORKLOAD_LISTS: Record<string, keyof AppObjects> = {
-  Pod: "pods",
-  Deployment: "deployments",
-  StatefulSet: "statefulSets",
-  DaemonSet: "daemonSets",
-  ReplicaSet: "replicaSets",
-  Job: "jobs",
-  CronJob: "cronJobs",
-};
 
 const objectKey = (kind: string, namespace: string | undefined, name: string | undefined) =>
   `${kind}/${namespace ?? "default"}/${name ?? ""}`;
@@ -77,42 +52,20 @@ function stored(obj: KubeObject): KubeObject {
   return out;
 }
 
+/** What the reconcilers render from caches holding `state` (the same pure functions they call). */
 function render(state: Map<string, KubeObject>, previous: Map<string, V1Secret>) {
-  const all = [...state.values()];
-  const objects: AppObjects = {};
-  for (const o of all) {
-    const list = WORKLOAD_LISTS[o.kind];
-    if (list) (objects[list] as unknown[] | undefined) = [...((objects[list] as unknown[]) ?? []), o];
-  }
-  const result = appsFromObjects(objects);
-  const components = all.filter((o) => o.kind === "Component") as unknown as Component[];
-  const secretOf = (namespace: string, name: string) =>
-    state.get(objectKey("Secret", namespace, name)) as V1Secret | undefined;
-
+  const caches = cachesOf(state.values());
+  const result = appsFromObjects(appObjects(caches));
   const rendered = result.apps.map((app) => {
-    const key = appKey(app.namespace, app.appId);
-    const configuration = app.configName
-      ? (state.get(objectKey("Configuration", app.namespace, app.configName)) as Configuration | undefined)
-      : undefined;
-    const config = desiredSidecarConfig(app, components, configuration, secretOf, previous.get(key));
-    return { app, config, secret: sidecarConfigSecret(app, config) };
+    const { config, secret } = renderSidecarConfig(
+      app,
+      caches,
+      previous.get(appKey(app.namespace, app.appId)),
+    );
+    return { app, config, secret };
   });
   return { result, rendered };
 }
-
-// What the manager's informers keep of each kind (trim.ts): the golden output must not change.
-const TRIM_BY_KIND: Record<string, (o: KubeObject) => KubeObject> = {
-  Pod: (o) => trimmedPod(o as V1Pod) as KubeObject,
-  Deployment: (o) => trimmedWorkload(o as V1Deployment) as KubeObject,
-  StatefulSet: (o) => trimmedWorkload(o as V1StatefulSet) as KubeObject,
-  DaemonSet: (o) => trimmedWorkload(o as V1DaemonSet) as KubeObject,
-  ReplicaSet: (o) => trimmedWorkload(o as V1ReplicaSet) as KubeObject,
-  Job: (o) => trimmedWorkload(o as V1Job) as KubeObject,
-  CronJob: (o) => trimmedCronJob(o as unknown as V1CronJob) as unknown as KubeObject,
-  Component: (o) => trimmedDaprResource(o),
-  Configuration: (o) => trimmedDaprResource(o),
-  Secret: (o) => withoutManagedFields(o as V1Secret) as KubeObject,
-};
 
 function runCase(text: string, trim = false) {
   const state = new Map<string, KubeObject>();
@@ -131,7 +84,7 @@ function runCase(text: string, trim = false) {
         continue;
       }
       const full = stored(doc);
-      const obj = trim ? (TRIM_BY_KIND[full.kind]?.(full) ?? full) : full;
+      const obj = trim ? (trimmedByKind[full.kind]?.(full) ?? full) : full;
       state.set(objectKey(obj.kind, obj.metadata?.namespace, obj.metadata?.name), obj);
     }
     last = render(state, previous);

@@ -4,10 +4,10 @@
 
 import type { V1Secret } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { corpusFiles } from "../apis/conformance.ts";
+import { corpusFiles } from "../apis/conformance.testing.ts";
 import { parseManifests } from "../apis/crd-schema.ts";
 import type { Component } from "../apis/types.ts";
-import { COMPONENTS_KEY } from "../shared/sidecar-config.ts";
+import { COMPONENTS_KEY } from "../sidecar/config-secret.ts";
 import {
   desiredSidecarConfig,
   parseSidecarFile,

@@ -2,7 +2,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { load } from "js-yaml";
 import type { JsonValue } from "../apis/types.ts";
-import { COMPONENTS_KEY, CONFIGURATION_KEY } from "../shared/sidecar-config.ts";
+import { COMPONENTS_KEY, CONFIGURATION_KEY } from "../sidecar/config-secret.ts";
 import { CONFIG_HASH_ANNOTATION } from "./hash.ts";
 import {
   componentAppliesTo,
@@ -15,7 +15,7 @@ import {
   resolveComponent,
   secretForUpdate,
   sidecarConfigSecret,
-  staleSidecarConfigSecrets,
+  leftoverSidecarConfigSecrets,
   type Component,
   type Configuration,
   type SecretLookup,
@@ -675,7 +675,7 @@ describe("the sidecar config Secret", () => {
         labels: { "app.kubernetes.io/managed-by": "outrigger" },
       },
     };
-    const stale = staleSidecarConfigSecrets([desired, gone, otherNs, foreign, webhookCert], [APP]);
+    const stale = leftoverSidecarConfigSecrets([desired, gone, otherNs, foreign, webhookCert], [APP]);
     expect(stale.map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`)).to.deep.equal([
       "shop/gone-dapr-sidecar",
       "other/checkout-dapr-sidecar",

@@ -14,7 +14,7 @@ import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   sidecarConfigSecretName,
-} from "../shared/sidecar-config.ts";
+} from "../sidecar/config-secret.ts";
 import type { App } from "./apps.ts";
 import { configurationRejections, rejectionMessage, type DaprdRejection } from "./daprd-acceptance.ts";
 import { CONFIG_HASH_ANNOTATION, contentHash } from "./hash.ts";
@@ -533,7 +533,7 @@ export function leftoversOfGoneApps<T extends { metadata?: V1ObjectMeta }>(
 }
 
 /** Our sidecar config Secrets whose app is not in `apps`: to delete. */
-export function staleSidecarConfigSecrets(
+export function leftoverSidecarConfigSecrets(
   existing: readonly V1Secret[],
   apps: readonly Pick<App, "namespace" | "appId">[],
 ): V1Secret[] {

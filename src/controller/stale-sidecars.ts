@@ -1,12 +1,13 @@
 // Stale sidecars: pods whose injected daprd differs from what the injector would inject now.
 // A pod keeps its sidecar until it is restarted, so after an upgrade (a new image, or new
-// injector settings) the running pods lag behind. The injector records what it injected in
+// sidecar defaults) the running pods lag behind. The injector records what it injected in
 // the pod's status annotation; this compares that record with the current settings. Pure.
 import type { V1Pod } from "@kubernetes/client-node";
-import { currentSidecarStatus } from "../injector/decide.ts";
-import type { InjectorSettings } from "../injector/settings.ts";
+import { expectedSidecarStatus, injectedSidecarStatus } from "../sidecar/status.ts";
+import type { SidecarDefaults } from "../sidecar/defaults.ts";
+import { setCondition } from "../apis/conditions.ts";
 import type { Condition, ResourceStatus } from "../apis/types.ts";
-import { APP_ID_LABEL, SIDECAR_STATUS_ANNOTATION, type SidecarStatus } from "../shared/sidecar-config.ts";
+import { APP_ID_LABEL } from "../sidecar/config-secret.ts";
 
 export const SIDECARS_CURRENT_CONDITION = "SidecarsCurrent";
 export const STALE_SIDECAR_REASON = "StaleSidecar";
@@ -21,34 +22,17 @@ export interface StaleSidecar {
   message: string;
 }
 
-/** The pod's injected-sidecar record, or undefined when the pod was not injected by Outrigger. */
-export function injectedSidecarStatus(pod: V1Pod): SidecarStatus | undefined {
-  const raw = pod.metadata?.annotations?.[SIDECAR_STATUS_ANNOTATION];
-  if (raw === undefined) return undefined;
-  try {
-    const v = JSON.parse(raw) as Partial<SidecarStatus>;
-    if (typeof v.image !== "string" || typeof v.settingsHash !== "string") return undefined;
-    return {
-      version: typeof v.version === "string" ? v.version : "",
-      image: v.image,
-      settingsHash: v.settingsHash,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Whether the pod's sidecar is stale under `settings`. Pods that are finished or terminating
  * do not count: restarting them changes nothing.
  */
-export function staleSidecar(pod: V1Pod, settings: InjectorSettings): StaleSidecar | undefined {
+export function staleSidecar(pod: V1Pod, settings: SidecarDefaults): StaleSidecar | undefined {
   const injected = injectedSidecarStatus(pod);
   if (!injected) return undefined;
   const phase = pod.status?.phase;
   if (pod.metadata?.deletionTimestamp || phase === "Succeeded" || phase === "Failed") return undefined;
   const annotations = pod.metadata?.annotations ?? {};
-  const now = currentSidecarStatus(annotations, pod.metadata?.name, settings);
+  const now = expectedSidecarStatus(annotations, pod.metadata?.name, settings);
   // Annotations the current injector would reject: it would deny the pod rather than inject
   // it differently, so there is no "current" sidecar to compare with.
   if (!now.ok) return undefined;
@@ -103,22 +87,19 @@ export function withStaleSidecars(
         reason: STALE_SIDECAR_REASON,
         message: `${stale.length} pod${stale.length === 1 ? "" : "s"} run a stale sidecar (${names.join(", ")}${more}); restart their workloads`,
       };
-  const before = previous?.conditions?.find((c) => c.type === SIDECARS_CURRENT_CONDITION);
-  const lastTransitionTime =
-    before && before.status === condition.status && before.lastTransitionTime
-      ? before.lastTransitionTime
-      : now.toISOString().replace(/\.\d{3}Z$/, "Z");
   const generation = status.observedGeneration;
+  const isOurs = (c: Condition) => c.type === SIDECARS_CURRENT_CONDITION;
   return {
     ...status,
     staleSidecars: stale.length,
-    conditions: [
-      ...(status.conditions ?? []).filter((c) => c.type !== SIDECARS_CURRENT_CONDITION),
-      {
-        ...condition,
-        ...(generation === undefined ? {} : { observedGeneration: generation }),
-        lastTransitionTime,
-      },
-    ],
+    // Appended after the conditions of `status`, from where the previous status had it.
+    conditions: setCondition(
+      [
+        ...(status.conditions ?? []).filter((c) => !isOurs(c)),
+        ...(previous?.conditions ?? []).filter(isOurs),
+      ],
+      { ...condition, ...(generation === undefined ? {} : { observedGeneration: generation }) },
+      now,
+    ),
   };
 }

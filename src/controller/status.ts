@@ -2,6 +2,7 @@
 // apps' sidecar configs include the resource. Pure: computed from the per-app results of
 // desiredSidecarConfig, the clock reading and the previous status.
 
+import { setCondition } from "../apis/conditions.ts";
 import { READY_CONDITION } from "../apis/resources.ts";
 import type { Component, Condition, Configuration, ResourceStatus } from "../apis/types.ts";
 import { canonicalJson } from "../shared/canonical-json.ts";
@@ -30,17 +31,10 @@ export function componentStatus(
   previous: ResourceStatus | undefined,
   resolution?: Resolution,
 ): ResourceStatus {
-  const generation = component.metadata?.generation;
-  const problems = resolution ? problemsOf(resolution) : currentProblems(results, generation);
-  const appCount = results.filter((r) => r.served !== "none").length;
-  const lastGood = results.filter((r) => r.served === "lastGood").length;
   const without = results.filter((r) => r.served === "none").length;
-  return status(generation, appCount, problems, now, previous, () => {
-    const kept: string[] = [];
-    if (lastGood > 0)
-      kept.push(`${apps(lastGood)} ${lastGood === 1 ? "keeps its" : "keep their"} last good version`);
-    if (without > 0) kept.push(`${apps(without)} ${without === 1 ? "goes" : "go"} without it`);
-    return kept;
+  return resourceStatus(component, results, now, previous, resolution, {
+    appCount: results.filter((r) => r.served !== "none").length,
+    otherwise: without > 0 ? `${apps(without)} ${without === 1 ? "goes" : "go"} without it` : undefined,
   });
 }
 
@@ -55,17 +49,33 @@ export function configurationStatus(
   previous: ResourceStatus | undefined,
   resolution?: Resolution,
 ): ResourceStatus {
-  const generation = configuration.metadata?.generation;
-  const problems = resolution ? problemsOf(resolution) : currentProblems(results, generation);
-  const appCount = results.filter((r) => r.served === "current" || r.served === "lastGood").length;
-  const lastGood = results.filter((r) => r.served === "lastGood").length;
   const fallback = results.filter((r) => r.served === "default").length;
-  return status(generation, appCount, problems, now, previous, () => {
+  return resourceStatus(configuration, results, now, previous, resolution, {
+    appCount: results.filter((r) => r.served === "current" || r.served === "lastGood").length,
+    otherwise:
+      fallback > 0
+        ? `${apps(fallback)} ${fallback === 1 ? "uses" : "use"} the default Configuration`
+        : undefined,
+  });
+}
+
+/** What the two kinds share: problems, the apps that keep a last good version, the condition. */
+function resourceStatus(
+  obj: Component | Configuration,
+  results: readonly Pick<ComponentResult | ConfigurationResult, "generation" | "problems" | "served">[],
+  now: Date,
+  previous: ResourceStatus | undefined,
+  resolution: Resolution | undefined,
+  kind: { appCount: number; otherwise: string | undefined },
+): ResourceStatus {
+  const generation = obj.metadata?.generation;
+  const problems = resolution ? problemsOf(resolution) : currentProblems(results, generation);
+  const lastGood = results.filter((r) => r.served === "lastGood").length;
+  return status(generation, kind.appCount, problems, now, previous, () => {
     const kept: string[] = [];
     if (lastGood > 0)
       kept.push(`${apps(lastGood)} ${lastGood === 1 ? "keeps its" : "keep their"} last good version`);
-    if (fallback > 0)
-      kept.push(`${apps(fallback)} ${fallback === 1 ? "uses" : "use"} the default Configuration`);
+    if (kind.otherwise) kept.push(kind.otherwise);
     return kept;
   });
 }
@@ -100,22 +110,15 @@ function status(
             ? "No app's sidecar config includes it yet"
             : `Included in the sidecar config of ${apps(appCount)}`,
       };
-  const before = previous?.conditions?.find((c) => c.type === READY_CONDITION);
-  // Kubernetes convention: the transition time moves only when the status value flips.
-  const lastTransitionTime =
-    before && before.status === ready.status && before.lastTransitionTime
-      ? before.lastTransitionTime
-      : rfc3339(now);
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     appCount,
-    conditions: [
-      {
-        ...ready,
-        ...(generation === undefined ? {} : { observedGeneration: generation }),
-        lastTransitionTime,
-      },
-    ],
+    // Ready alone: the other conditions are added by those who own them (withStaleSidecars).
+    conditions: setCondition(
+      previous?.conditions?.filter((c) => c.type === READY_CONDITION),
+      { ...ready, ...(generation === undefined ? {} : { observedGeneration: generation }) },
+      now,
+    ),
   };
 }
 
@@ -139,11 +142,6 @@ function comparable(s: ResourceStatus | undefined): unknown {
     staleSidecars: s?.staleSidecars,
     conditions: [...(s?.conditions ?? [])].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)),
   };
-}
-
-/** metav1.Time precision: whole seconds, as the API server returns it. */
-function rfc3339(now: Date): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 function apps(n: number): string {

@@ -9,8 +9,8 @@ import type {
   V1StatefulSet,
 } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { SIDECAR_STATUS_ANNOTATION } from "../shared/sidecar-config.ts";
-import { defaultInjectorSettings } from "../injector/settings.ts";
+import { SIDECAR_STATUS_ANNOTATION } from "../sidecar/status.ts";
+import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
 import { appsFromObjects, type AppObjects } from "./apps.ts";
 import { LAST_APPLIED } from "./sidecar-config.ts";
 import { staleSidecar } from "./stale-sidecars.ts";
@@ -181,11 +181,11 @@ describe("trimmed objects", () => {
 
   it("give the same stale-sidecar verdicts", () => {
     for (const p of fixture().pods ?? []) {
-      expect(staleSidecar(trimmedPod(p), defaultInjectorSettings), p.metadata?.name).to.deep.equal(
-        staleSidecar(p, defaultInjectorSettings),
+      expect(staleSidecar(trimmedPod(p), builtInSidecarDefaults), p.metadata?.name).to.deep.equal(
+        staleSidecar(p, builtInSidecarDefaults),
       );
     }
-    expect(staleSidecar(fixture().pods![0]!, defaultInjectorSettings)).to.not.equal(undefined);
+    expect(staleSidecar(fixture().pods![0]!, builtInSidecarDefaults)).to.not.equal(undefined);
   });
 
   it("drop pod specs, managedFields and kubectl's last-applied copy, and shrink a lot", () => {

@@ -102,3 +102,18 @@ export function trimmedCronJob(c: V1CronJob): V1CronJob {
         }),
   } as V1CronJob;
 }
+
+/** What the informers keep of each kind, by kind (the Manager's transforms, the golden cases). */
+export const trimmedByKind: Readonly<Record<string, <T extends KubernetesObject>(obj: T) => T>> = {
+  Pod: (o) => trimmedPod(o as V1Pod) as unknown as typeof o,
+  Deployment: (o) => trimmedWorkload(o as unknown as Workload) as unknown as typeof o,
+  StatefulSet: (o) => trimmedWorkload(o as unknown as Workload) as unknown as typeof o,
+  DaemonSet: (o) => trimmedWorkload(o as unknown as Workload) as unknown as typeof o,
+  ReplicaSet: (o) => trimmedWorkload(o as unknown as Workload) as unknown as typeof o,
+  Job: (o) => trimmedWorkload(o as unknown as Workload) as unknown as typeof o,
+  CronJob: (o) => trimmedCronJob(o as unknown as V1CronJob) as unknown as typeof o,
+  Component: (o) => trimmedDaprResource(o),
+  Configuration: (o) => trimmedDaprResource(o),
+  Secret: (o) => withoutManagedFields(o),
+  Service: (o) => withoutManagedFields(o),
+};

@@ -18,6 +18,11 @@ export class WriteTracker {
     if (this.pending.get(key)?.resourceVersion === resourceVersion) this.pending.delete(key);
   }
 
+  /** Writes still waiting for the cache. */
+  size(): number {
+    return this.pending.size;
+  }
+
   forget(key: string): void {
     this.pending.delete(key);
   }

@@ -7,9 +7,9 @@ import {
   type AdmissionRequest,
 } from "./admit.ts";
 import { applyJsonPatch, type JsonPatchOp } from "./patch.ts";
-import { defaultInjectorSettings } from "./settings.ts";
+import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
 
-const settings = defaultInjectorSettings;
+const settings = builtInSidecarDefaults;
 
 function podCreate(object: unknown, extra: Partial<AdmissionRequest> = {}): AdmissionRequest {
   return {

@@ -3,15 +3,15 @@
 // wraps `response` into an AdmissionReview. It never throws, whatever the request holds:
 // malformed pods are denied or skipped with a message.
 
-import { SIDECAR_STATUS_ANNOTATION, type SidecarStatus } from "../shared/sidecar-config.ts";
+import { SIDECAR_STATUS_ANNOTATION, type SidecarStatus } from "../sidecar/status.ts";
 import { outriggerVersion } from "../shared/version.ts";
 import { decide, isObject, type DenyReason, type SkipReason } from "./decide.ts";
 import { jsonPatchBetween } from "./patch.ts";
-import type { InjectorSettings } from "./settings.ts";
+import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { injectedPod } from "./sidecar.ts";
 
 export { SIDECAR_STATUS_ANNOTATION };
-export { currentSidecarStatus } from "./decide.ts";
+export { expectedSidecarStatus } from "../sidecar/status.ts";
 
 /** The part of an admission.k8s.io/v1 AdmissionRequest the injector reads. Anything may be missing or mistyped except `uid`. */
 export interface AdmissionRequest {
@@ -85,7 +85,7 @@ function limitedWarnings(warnings: string[]): string[] | undefined {
   return out;
 }
 
-export function admit(request: AdmissionRequest, settings: InjectorSettings): AdmissionOutcome {
+export function admit(request: AdmissionRequest, settings: SidecarDefaults): AdmissionOutcome {
   const uid = String(request.uid);
   try {
     return admitted(uid, request, settings);
@@ -101,7 +101,7 @@ export function admit(request: AdmissionRequest, settings: InjectorSettings): Ad
   }
 }
 
-function admitted(uid: string, request: AdmissionRequest, settings: InjectorSettings): AdmissionOutcome {
+function admitted(uid: string, request: AdmissionRequest, settings: SidecarDefaults): AdmissionOutcome {
   if (!isPodCreate(request))
     return { response: { uid, allowed: true }, result: "skipped", reason: "not-pod-create" };
 

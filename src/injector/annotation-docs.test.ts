@@ -1,11 +1,11 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { annotationReferenceMarkdown } from "./annotation-docs.ts";
-import { annotations, ignoredAnnotations } from "./annotations.ts";
-import { defaultInjectorSettings } from "./settings.ts";
+import { annotations, ignoredAnnotations } from "../sidecar/annotations.ts";
+import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
 
 describe("docs/annotations.md", () => {
-  const generated = annotationReferenceMarkdown(defaultInjectorSettings);
+  const generated = annotationReferenceMarkdown(builtInSidecarDefaults);
 
   it("is up to date with the annotation table (regenerate: node hack/gen-annotation-docs.ts)", () => {
     const committed = readFileSync(new URL("../../docs/annotations.md", import.meta.url), "utf8");
@@ -19,10 +19,10 @@ describe("docs/annotations.md", () => {
 
   it("shows settings-backed defaults from the settings it is given", () => {
     const custom = annotationReferenceMarkdown({
-      ...defaultInjectorSettings,
+      ...builtInSidecarDefaults,
       sidecarImage: "example/daprd:9",
     });
     expect(custom).to.contain("injector setting (`example/daprd:9`)");
-    expect(generated).to.contain(`injector setting (\`${defaultInjectorSettings.sidecarImage}\`)`);
+    expect(generated).to.contain(`injector setting (\`${builtInSidecarDefaults.sidecarImage}\`)`);
   });
 });

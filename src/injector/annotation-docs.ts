@@ -2,27 +2,23 @@
 // what the injector accepts. `node hack/gen-annotation-docs.ts` writes it; a unit test fails
 // when the committed file differs.
 
-import {
-  annotationEntries,
-  ignoredAnnotations,
-  MAX_APP_ID_LENGTH,
-  type AnnotationSpec,
-} from "./annotations.ts";
+import { annotationEntries, ignoredAnnotations, type AnnotationSpec } from "../sidecar/annotations.ts";
+import { MAX_APP_ID_LENGTH } from "../sidecar/parsers.ts";
 import {
   SIDECAR_CONFIG_MOUNT_PATH,
   SIDECAR_CONFIG_VOLUME,
-  SIDECAR_STATUS_ANNOTATION,
   sidecarConfigSecretName,
-} from "../shared/sidecar-config.ts";
-import { SIDECAR_CONTAINER_NAME, SIDECAR_HTTP_PORT, SIDECAR_PUBLIC_PORT } from "./decide.ts";
+} from "../sidecar/config-secret.ts";
+import { SIDECAR_STATUS_ANNOTATION } from "../sidecar/status.ts";
+import { SIDECAR_CONTAINER_NAME, SIDECAR_HTTP_PORT, SIDECAR_PUBLIC_PORT } from "../sidecar/resolve.ts";
 import { METRICS_ENABLED_LABEL, SIDECAR_INJECTED_LABEL, STARTUP_BUDGET_SECONDS } from "./sidecar.ts";
-import type { InjectorSettings } from "./settings.ts";
+import type { SidecarDefaults } from "../sidecar/defaults.ts";
 
 function cell(text: string): string {
   return text.replaceAll("|", "\\|").replaceAll("\n", " ");
 }
 
-function defaultText(spec: AnnotationSpec<unknown>, settings: InjectorSettings): string {
+function defaultText(spec: AnnotationSpec<unknown>, settings: SidecarDefaults): string {
   if (spec.defaultDoc !== undefined)
     return typeof spec.defaultDoc === "function" ? spec.defaultDoc(settings) : spec.defaultDoc;
   const d = spec.default;
@@ -32,11 +28,11 @@ function defaultText(spec: AnnotationSpec<unknown>, settings: InjectorSettings):
 }
 
 /** The full Markdown of docs/annotations.md for the given (default) injector settings. */
-export function annotationReferenceMarkdown(settings: InjectorSettings): string {
+export function annotationReferenceMarkdown(settings: SidecarDefaults): string {
   const current = annotationEntries.filter(([, s]) => s.deprecated === undefined);
   const deprecated = annotationEntries.filter(([, s]) => s.deprecated !== undefined);
   const lines: string[] = [
-    "<!-- Generated from src/injector/annotations.ts by `node hack/gen-annotation-docs.ts`. Do not edit. -->",
+    "<!-- Generated from src/sidecar/annotations.ts by `node hack/gen-annotation-docs.ts`. Do not edit. -->",
     "",
     "# Pod annotations",
     "",

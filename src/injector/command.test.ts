@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { injectorConfig, webhookUrlProblem, type InjectorConfig } from "./command.ts";
-import { defaultInjectorSettings } from "./settings.ts";
+import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
 
 function config(values: Record<string, string>, env: NodeJS.ProcessEnv = {}): InjectorConfig {
   const c = injectorConfig(values, env);
@@ -20,8 +20,8 @@ describe("injector flags", function () {
     expect(c.listen).to.deep.equal({ host: "0.0.0.0", port: 8443 });
     expect(c.webhook).to.deep.equal({ kind: "chart", configName: "outrigger-injector" });
     expect(c.settings).to.deep.equal({
-      ...defaultInjectorSettings,
-      resources: { ...defaultInjectorSettings.resources },
+      ...builtInSidecarDefaults,
+      resources: { ...builtInSidecarDefaults.resources },
     });
     if (c.certificates.kind !== "managed") throw new Error("want managed");
     expect(c.certificates.secretName).to.equal("outrigger-injector-tls");
@@ -76,7 +76,7 @@ describe("injector flags", function () {
     expect(problems({ "tls-ca-file": "/a" })).to.have.length(1);
   });
 
-  it("turns sidecar flags into InjectorSettings", function () {
+  it("turns sidecar flags into SidecarDefaults", function () {
     const c = config({
       "sidecar-image": "registry.example/daprd:1.15.0",
       "sidecar-image-pull-policy": "Always",

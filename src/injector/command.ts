@@ -1,10 +1,18 @@
 // `outrigger injector`: flags and process wiring for the admission webhook. The pieces live
 // beside it: the pure core (admit.ts), the HTTPS shell (server.ts), certificates (certs.ts,
-// cert-manager.ts) and the webhook registration (webhook-config.ts). docs/injector.md has the
+// certificate-sources.ts) and the webhook registration (webhook-config.ts). docs/injector.md has the
 // whole picture.
 import { isIP } from "node:net";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import type { Command, Flag } from "../cli.ts";
+import {
+  PROCESS_LOG_LEVELS,
+  flagReader,
+  stringFlag,
+  type Command,
+  type Flag,
+  type FlagValues,
+  type Problems,
+} from "../shared/command.ts";
 import { createKubeHttp, type KubeHttp } from "../shared/kube-http.ts";
 import { KubeconfigError, loadApiEndpoint } from "../shared/kubeconfig.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
@@ -15,7 +23,7 @@ import {
   managedCertificateSource,
   type ActiveCertificates,
   type CertificateSource,
-} from "./cert-manager.ts";
+} from "./certificate-sources.ts";
 import {
   LOOPBACK_HOSTS,
   certificateTimes,
@@ -34,12 +42,11 @@ import {
   startWebhookServer,
   type WebhookServer,
 } from "./server.ts";
-import type { InjectorSettings } from "./settings.ts";
-import { sidecarSettingsFlags, sidecarSettingsFromFlags } from "./settings-flags.ts";
+import type { SidecarDefaults } from "../sidecar/defaults.ts";
+import { sidecarDefaultsFlags, sidecarDefaultsFromFlags } from "../sidecar/flags.ts";
 import { webhookPublisher, type WebhookPublisher, type WebhookTarget } from "./webhook-config.ts";
 
-const str = (description: string, dflt?: string): Flag =>
-  dflt === undefined ? { type: "string", description } : { type: "string", default: dflt, description };
+const str = stringFlag;
 
 const options: Record<string, Flag> = {
   kubeconfig: str("Path to a kubeconfig (default: $KUBECONFIG or in-cluster)"),
@@ -85,8 +92,8 @@ const options: Record<string, Flag> = {
   ),
   "shutdown-delay": str("On SIGTERM, stay ready-but-draining this long before closing the listener", "0s"),
   "drain-timeout": str("On SIGTERM, wait at most this long for in-flight requests", "25s"),
-  // Sidecar defaults (InjectorSettings); pod annotations override them
-  ...sidecarSettingsFlags,
+  // Sidecar defaults (SidecarDefaults); pod annotations override them
+  ...sidecarDefaultsFlags,
 };
 
 /** Everything the process needs, validated. */
@@ -104,24 +111,18 @@ export interface InjectorConfig {
   maxRequestBytes: number;
   shutdownDelayMs: number;
   drainTimeoutMs: number;
-  settings: InjectorSettings;
+  settings: SidecarDefaults;
 }
-
-type Values = Record<string, string | boolean | undefined>;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Flags to config; the problems are listed all at once. */
 export function injectorConfig(
-  values: Values,
+  values: FlagValues,
   env: NodeJS.ProcessEnv = process.env,
-): InjectorConfig | { problems: string[] } {
+): InjectorConfig | Problems {
   const problems: string[] = [];
-  const get = (k: string): string | undefined => {
-    const v = values[k];
-    return typeof v === "string" ? v : undefined;
-  };
-  const need = (k: string): string => get(k) ?? (options[k]?.default as string | undefined) ?? "";
+  const { get, need, integer } = flagReader(options, values, problems);
   const duration = (k: string, min: number): number => {
     const ms = parseDuration(need(k));
     if (ms === undefined || ms < min) {
@@ -140,16 +141,6 @@ export function injectorConfig(
       return { host: "0.0.0.0", port: 0 };
     }
   };
-  const integer = (k: string, min: number, max: number): number | undefined => {
-    const raw = get(k) ?? (options[k]?.default as string | undefined);
-    if (raw === undefined || raw === "") return undefined;
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw) || n < min || n > max) {
-      problems.push(`--${k} ${JSON.stringify(raw)}: want an integer from ${min} to ${max}`);
-      return undefined;
-    }
-    return n;
-  };
 
   const namespace = need("namespace");
   if (!DNS_LABEL.test(namespace))
@@ -157,7 +148,7 @@ export function injectorConfig(
   const listen = address("listen-address");
   address("ops-address");
   const logLevel = get("log-level") ?? env.LOG_LEVEL ?? "info";
-  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
+  if (!(PROCESS_LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`--log-level ${JSON.stringify(logLevel)}: want debug, info, warn or error`);
   }
 
@@ -228,7 +219,7 @@ export function injectorConfig(
     if (configName) webhook = { kind: "chart", configName };
   }
 
-  const settings = sidecarSettingsFromFlags(values, problems);
+  const settings = sidecarDefaultsFromFlags(values, problems);
 
   const maxRequestBytes =
     integer("max-request-bytes", 64 * 1024, 64 * 1024 * 1024) ?? DEFAULT_MAX_REQUEST_BYTES;
@@ -411,16 +402,12 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
   return exitCode;
 }
 
-export const injectorCommand: Command = {
+export const injectorCommand: Command<InjectorConfig> = {
   summary: "Serve the mutating admission webhook that injects the daprd sidecar",
   usage: "outrigger injector [flags]",
   options,
-  async run(values) {
-    const config = injectorConfig(values);
-    if ("problems" in config) {
-      for (const p of config.problems) console.error(`outrigger injector: ${p}`);
-      return 2;
-    }
+  config: injectorConfig,
+  async run(config) {
     const log = createLogger("injector", config.logLevel);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });

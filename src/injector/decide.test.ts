@@ -1,15 +1,10 @@
 import { expect } from "chai";
-import {
-  currentSidecarStatus,
-  decide,
-  hasSidecar,
-  podShapeProblem,
-  resolveSidecarSettings,
-  type Decision,
-} from "./decide.ts";
-import { defaultInjectorSettings, type InjectorSettings } from "./settings.ts";
+import { expectedSidecarStatus } from "../sidecar/status.ts";
+import { decide, hasSidecar, podShapeProblem, type Decision } from "./decide.ts";
+import { resolveSidecar } from "../sidecar/resolve.ts";
+import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/defaults.ts";
 
-const settings = defaultInjectorSettings;
+const settings = builtInSidecarDefaults;
 
 function pod(opts: {
   annotations?: Record<string, unknown>;
@@ -189,11 +184,11 @@ describe("decide: shape checks", () => {
   });
 });
 
-describe("resolveSidecarSettings", () => {
+describe("resolveSidecar", () => {
   const base = { "dapr.io/enabled": "true", "dapr.io/app-id": "web" };
 
   it("takes injector defaults when annotations say nothing", () => {
-    const custom: InjectorSettings = {
+    const custom: SidecarDefaults = {
       ...settings,
       sidecarImage: "example/daprd:1",
       logLevel: "warn",
@@ -202,7 +197,7 @@ describe("resolveSidecarSettings", () => {
       sidecarImagePullPolicy: "IfNotPresent",
       runAsUser: 1000,
     };
-    const r = resolveSidecarSettings(base, "web-0", custom);
+    const r = resolveSidecar(base, "web-0", custom);
     expect(r.ok).to.equal(true);
     if (!r.ok) return;
     expect(r.sidecar).to.include({
@@ -227,19 +222,19 @@ describe("resolveSidecarSettings", () => {
   });
 
   it("explicit resources win over defaults without creating request > limit", () => {
-    const lowLimit = resolveSidecarSettings(
+    const lowLimit = resolveSidecar(
       { ...base, "dapr.io/sidecar-memory-limit": "128Mi" },
       undefined,
       settings,
     );
     expect(lowLimit.ok && lowLimit.sidecar.resources.requests.memory).to.equal("128Mi");
-    const highRequest = resolveSidecarSettings(
+    const highRequest = resolveSidecar(
       { ...base, "dapr.io/sidecar-memory-request": "2Gi" },
       undefined,
       settings,
     );
     expect(highRequest.ok && highRequest.sidecar.resources.limits.memory).to.equal("2Gi");
-    const both = resolveSidecarSettings(
+    const both = resolveSidecar(
       { ...base, "dapr.io/sidecar-cpu-request": "2", "dapr.io/sidecar-cpu-limit": "500m" },
       undefined,
       settings,
@@ -252,7 +247,7 @@ describe("resolveSidecarSettings", () => {
   });
 
   it("deprecated keys still work, and app-ssl turns http into https", () => {
-    const r = resolveSidecarSettings(
+    const r = resolveSidecar(
       {
         ...base,
         "dapr.io/app-ssl": "true",
@@ -291,7 +286,7 @@ describe("resolveSidecarSettings", () => {
       [{ "dapr.io/env": "A=1", "dapr.io/env-from-secret": "A=s" }, /A is also set by dapr\.io\/env/],
     ];
     for (const [extra, message] of cases) {
-      const r = resolveSidecarSettings({ ...base, ...extra }, undefined, settings);
+      const r = resolveSidecar({ ...base, ...extra }, undefined, settings);
       expect(r.ok, JSON.stringify(extra)).to.equal(false);
       if (!r.ok) {
         expect(r.reason).to.equal("invalid-annotation");
@@ -300,7 +295,7 @@ describe("resolveSidecarSettings", () => {
     }
     // Nesting outside the config volume, and one volume at two paths, are fine for Kubernetes.
     expect(
-      resolveSidecarSettings(
+      resolveSidecar(
         {
           ...base,
           "dapr.io/volume-mounts": "v:/var/run/outrigger,v:/data",
@@ -312,7 +307,7 @@ describe("resolveSidecarSettings", () => {
     ).to.equal(true);
     // Metrics off frees its port.
     expect(
-      resolveSidecarSettings(
+      resolveSidecar(
         { ...base, "dapr.io/enable-metrics": "false", "dapr.io/app-port": "9090" },
         undefined,
         settings,
@@ -321,12 +316,12 @@ describe("resolveSidecarSettings", () => {
   });
 });
 
-describe("currentSidecarStatus (the hash the controller compares)", () => {
+describe("expectedSidecarStatus (the hash the controller compares)", () => {
   const annotations = { "dapr.io/enabled": "true", "dapr.io/app-id": "web", "dapr.io/app-port": "8080" };
 
   it("matches what decide records, and ignores annotation order and unrelated keys", () => {
     const d = decide(pod({ name: "web-1", annotations }), settings);
-    const now = currentSidecarStatus({ "other/x": "1", ...annotations }, "web-1", settings);
+    const now = expectedSidecarStatus({ "other/x": "1", ...annotations }, "web-1", settings);
     expect(d.kind).to.equal("inject");
     expect(now.ok).to.equal(true);
     if (d.kind === "inject" && now.ok) {
@@ -337,8 +332,8 @@ describe("currentSidecarStatus (the hash the controller compares)", () => {
   });
 
   it("changes with any sidecar setting, including injector defaults, but not with the image", () => {
-    const h = (a: Record<string, string>, s: InjectorSettings = settings) => {
-      const r = currentSidecarStatus(a, undefined, s);
+    const h = (a: Record<string, string>, s: SidecarDefaults = settings) => {
+      const r = expectedSidecarStatus(a, undefined, s);
       return r.ok ? r.settingsHash : r.message;
     };
     const base = h(annotations);
@@ -351,7 +346,7 @@ describe("currentSidecarStatus (the hash the controller compares)", () => {
   });
 
   it("reports why when the annotations could not be injected", () => {
-    const r = currentSidecarStatus({ "dapr.io/app-port": "x" }, "web", settings);
+    const r = expectedSidecarStatus({ "dapr.io/app-port": "x" }, "web", settings);
     expect(r).to.deep.equal({ ok: false, message: 'dapr.io/app-port: "x" is not a port number (1-65535)' });
   });
 });

@@ -6,17 +6,17 @@
 import { expect } from "chai";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as yaml from "js-yaml";
-import { SIDECAR_STATUS_ANNOTATION } from "../shared/sidecar-config.ts";
+import { SIDECAR_STATUS_ANNOTATION } from "../sidecar/status.ts";
 import { outriggerVersion } from "../shared/version.ts";
 import { admit, type AdmissionOutcome } from "./admit.ts";
-import { annotations } from "./annotations.ts";
+import { annotations } from "../sidecar/annotations.ts";
 import { applyJsonPatch, type JsonPatchOp } from "./patch.ts";
-import { defaultInjectorSettings, type InjectorSettings } from "./settings.ts";
+import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/defaults.ts";
 
 const dir = new URL("./testdata/", import.meta.url);
 const update = process.env.UPDATE_GOLDEN === "1";
 // Pinned so that bumping the default image does not rewrite every golden file.
-const settings: InjectorSettings = { ...defaultInjectorSettings, sidecarImage: "ghcr.io/dapr/daprd:1.18.3" };
+const settings: SidecarDefaults = { ...builtInSidecarDefaults, sidecarImage: "ghcr.io/dapr/daprd:1.18.3" };
 const VERSION_PLACEHOLDER = "OUTRIGGER_VERSION";
 
 interface Expected {

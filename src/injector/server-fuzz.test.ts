@@ -8,9 +8,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { load as loadYaml } from "js-yaml";
 import { admit, type AdmissionRequest } from "./admit.ts";
 import { applyJsonPatch, type JsonPatchOp } from "./patch.ts";
-import { podCreateReview, startTestServer, type TestServer } from "./server-test-helpers.ts";
+import { podCreateReview, startTestServer, type TestServer } from "./server.testing.ts";
 import { DEFAULT_MAX_REQUEST_BYTES } from "./server.ts";
-import { defaultInjectorSettings } from "./settings.ts";
+import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
 
 const COUNT = Number(process.env.FUZZ_COUNT ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -281,7 +281,7 @@ describe("webhook HTTPS shell under bad input", function () {
   it(`answers ${COUNT} random, truncated and mutated reviews with well-formed AdmissionReviews`, async function () {
     this.timeout(600_000);
     server = await startTestServer({
-      admit: (request: AdmissionRequest) => admit(request, defaultInjectorSettings),
+      admit: (request: AdmissionRequest) => admit(request, builtInSidecarDefaults),
       keepLogs: false,
     });
     const cases = makeCases(rng(SEED));

@@ -5,10 +5,10 @@ import zlib from "node:zlib";
 import forge from "node-forge";
 import { admit, type AdmissionOutcome, type AdmissionRequest } from "./admit.ts";
 import { LOOPBACK_HOSTS, rotateCertificates } from "./certs.ts";
-import { defaultInjectorSettings } from "./settings.ts";
-import { annotatedPod, podCreateReview, startTestServer, type TestServer } from "./server-test-helpers.ts";
+import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
+import { annotatedPod, podCreateReview, startTestServer, type TestServer } from "./server.testing.ts";
 
-const realAdmit = (request: AdmissionRequest) => admit(request, defaultInjectorSettings);
+const realAdmit = (request: AdmissionRequest) => admit(request, builtInSidecarDefaults);
 
 function parse(text: string): Record<string, unknown> & { response: Record<string, unknown> } {
   return JSON.parse(text) as Record<string, unknown> & { response: Record<string, unknown> };

@@ -5,17 +5,17 @@ import {
   SIDECAR_CONFIG_MOUNT_PATH,
   SIDECAR_CONFIG_VOLUME,
   SIDECAR_RESOURCES_PATH,
-  SIDECAR_STATUS_ANNOTATION,
-} from "../shared/sidecar-config.ts";
-import { resolveSidecarSettings, type SidecarSettings } from "./decide.ts";
-import { defaultInjectorSettings } from "./settings.ts";
+} from "../sidecar/config-secret.ts";
+import { SIDECAR_STATUS_ANNOTATION } from "../sidecar/status.ts";
+import { resolveSidecar, type ResolvedSidecar } from "../sidecar/resolve.ts";
+import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
 import { injectedPod, sidecarArgs, sidecarContainer } from "./sidecar.ts";
 
-function settingsFor(extra: Record<string, string> = {}): SidecarSettings {
-  const r = resolveSidecarSettings(
+function settingsFor(extra: Record<string, string> = {}): ResolvedSidecar {
+  const r = resolveSidecar(
     { "dapr.io/enabled": "true", "dapr.io/app-id": "web", ...extra },
     undefined,
-    defaultInjectorSettings,
+    builtInSidecarDefaults,
   );
   if (!r.ok) throw new Error(r.message);
   return r.sidecar;

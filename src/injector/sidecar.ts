@@ -19,19 +19,18 @@ import {
   SIDECAR_CONFIG_MOUNT_PATH,
   SIDECAR_CONFIG_VOLUME,
   SIDECAR_RESOURCES_PATH,
-  SIDECAR_STATUS_ANNOTATION,
   sidecarConfigSecretName,
-  type SidecarStatus,
-} from "../shared/sidecar-config.ts";
+} from "../sidecar/config-secret.ts";
+import { SIDECAR_STATUS_ANNOTATION, type SidecarStatus } from "../sidecar/status.ts";
 import {
   SIDECAR_CONTAINER_NAME,
   SIDECAR_HTTP_PORT,
   SIDECAR_PUBLIC_PORT,
   UDS_DAPRD_PATH,
   UDS_VOLUME,
-  type JsonObject,
-  type SidecarSettings,
-} from "./decide.ts";
+  type ResolvedSidecar,
+} from "../sidecar/resolve.ts";
+import { type JsonObject } from "./decide.ts";
 
 export const SIDECAR_INJECTED_LABEL = "dapr.io/sidecar-injected";
 export const METRICS_ENABLED_LABEL = "dapr.io/metrics-enabled";
@@ -70,7 +69,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** daprd's command line. `/daprd` is the first arg, not the command, as in Dapr, so images with an ENTRYPOINT still work. */
-export function sidecarArgs(s: SidecarSettings): string[] {
+export function sidecarArgs(s: ResolvedSidecar): string[] {
   const args = ["/daprd", "--mode", "standalone", "--app-id", s.appId, "--app-protocol", s.appProtocol];
   if (s.appPort !== undefined) args.push("--app-port", String(s.appPort));
   if (s.appChannelAddress !== undefined) args.push("--app-channel-address", s.appChannelAddress);
@@ -131,7 +130,7 @@ export function sidecarArgs(s: SidecarSettings): string[] {
   return args;
 }
 
-function sidecarEnv(s: SidecarSettings): V1EnvVar[] {
+function sidecarEnv(s: ResolvedSidecar): V1EnvVar[] {
   const env: V1EnvVar[] = [...FIELD_REF_ENV];
   for (const { name, value } of s.env) env.push({ name, value });
   for (const { name, secret, key } of s.envFromSecret)
@@ -152,7 +151,7 @@ function sidecarEnv(s: SidecarSettings): V1EnvVar[] {
   return env;
 }
 
-function securityContext(s: SidecarSettings): V1SecurityContext {
+function securityContext(s: ResolvedSidecar): V1SecurityContext {
   const ctx: V1SecurityContext = {
     allowPrivilegeEscalation: false,
     capabilities: { drop: ["ALL"] },
@@ -165,7 +164,7 @@ function securityContext(s: SidecarSettings): V1SecurityContext {
   return ctx;
 }
 
-function resources(s: SidecarSettings): V1Container["resources"] | undefined {
+function resources(s: ResolvedSidecar): V1Container["resources"] | undefined {
   const out: { requests?: Record<string, string>; limits?: Record<string, string> } = {};
   if (Object.keys(s.resources.requests).length > 0) out.requests = { ...s.resources.requests };
   if (Object.keys(s.resources.limits).length > 0) out.limits = { ...s.resources.limits };
@@ -173,7 +172,7 @@ function resources(s: SidecarSettings): V1Container["resources"] | undefined {
 }
 
 /** The daprd container for these settings. */
-export function sidecarContainer(s: SidecarSettings): V1Container {
+export function sidecarContainer(s: ResolvedSidecar): V1Container {
   const ports: Array<{ name: string; containerPort: number }> = [
     { name: PORT_NAMES.http, containerPort: SIDECAR_HTTP_PORT },
     { name: PORT_NAMES.grpc, containerPort: s.grpcPort },
@@ -245,7 +244,7 @@ function listCopy<T>(v: unknown): T[] {
  * shared with `pod`, so neither may be changed afterwards. Sharing is also what keeps the patch
  * cheap: `jsonPatchBetween` skips a shared subtree without walking it.
  */
-export function injectedPod(pod: JsonObject, s: SidecarSettings, status: SidecarStatus): JsonObject {
+export function injectedPod(pod: JsonObject, s: ResolvedSidecar, status: SidecarStatus): JsonObject {
   const metadata = objectCopy(pod.metadata);
   const spec = objectCopy(pod.spec);
 

@@ -5,7 +5,7 @@ import type { V1MutatingWebhookConfiguration } from "@kubernetes/client-node";
 import { classifyApiError } from "../shared/api-errors.ts";
 import { canonicalJson } from "../shared/canonical-json.ts";
 import type { Logger } from "../shared/log.ts";
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../shared/sidecar-config.ts";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../sidecar/config-secret.ts";
 import type { WebhookConfigClient } from "./kube-clients.ts";
 import { retryLoop } from "./retry-loop.ts";
 

@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { expect } from "chai";
 import { YAML11_SCHEMA, load } from "js-yaml";
-import type { Command } from "../../src/cli.ts";
+import type { Command } from "../../src/shared/command.ts";
 import { controllerCommand } from "../../src/controller/command.ts";
 import { injectorCommand } from "../../src/injector/command.ts";
-import { DEFAULT_SIDECAR_IMAGE, defaultInjectorSettings } from "../../src/injector/settings.ts";
+import { DEFAULT_SIDECAR_IMAGE, builtInSidecarDefaults } from "../../src/sidecar/defaults.ts";
 import { KEEP_ANNOTATION, chartCrdDrift, crdSourceDir } from "../../hack/sync-chart-crds.ts";
 import {
   chartDir,
@@ -215,7 +215,7 @@ describe("the Helm chart", function () {
         injectorCommand,
         container(defaults.get("Deployment", "outrigger-injector")).args.slice(1),
       );
-      const d = defaultInjectorSettings;
+      const d = builtInSidecarDefaults;
       expect(args["sidecar-image"]).to.equal(DEFAULT_SIDECAR_IMAGE);
       expect({
         image: args["sidecar-image"],

@@ -11,17 +11,18 @@ import {
 } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { load, loadAll } from "js-yaml";
-import { corpusFiles } from "../../src/apis/conformance.ts";
+import { corpusFiles } from "../../src/apis/conformance.testing.ts";
 import {
   COMPONENTS_KEY,
   CONFIGURATION_KEY,
   appServiceName,
   sidecarConfigSecretName,
-} from "../../src/shared/sidecar-config.ts";
+} from "../../src/sidecar/config-secret.ts";
 import { cluster } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
 import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, sleep } from "./harness/util.ts";
+import { localInjectorArgs } from "../../hack/local-injector.ts";
 
 type Obj = Record<string, unknown> & { metadata?: { name?: string } };
 
@@ -60,22 +61,18 @@ async function startScopedInjector(
   sidecarImage: string,
 ): Promise<OutriggerProcess> {
   const [port, opsPort] = [await freePort(), await freePort()];
-  const proc = startOutrigger("injector", [
-    "--namespace",
-    systemNamespace,
-    "--listen-address",
-    `127.0.0.1:${port}`,
-    "--ops-address",
-    `127.0.0.1:${opsPort}`,
-    "--webhook-url",
-    `https://127.0.0.1:${port}/mutate`,
-    "--webhook-config-name",
-    `outrigger-injector-${systemNamespace}`,
-    "--webhook-namespace-selector",
-    `kubernetes.io/metadata.name=${appNamespace}`,
-    "--sidecar-image",
-    sidecarImage,
-  ]);
+  const proc = startOutrigger(
+    "injector",
+    localInjectorArgs(
+      { namespace: systemNamespace, port, opsPort },
+      "--webhook-config-name",
+      `outrigger-injector-${systemNamespace}`,
+      "--webhook-namespace-selector",
+      `kubernetes.io/metadata.name=${appNamespace}`,
+      "--sidecar-image",
+      sidecarImage,
+    ),
+  );
   await eventually(
     async () => {
       const res = await fetch(`http://127.0.0.1:${opsPort}/readyz`);

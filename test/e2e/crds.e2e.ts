@@ -2,7 +2,7 @@
 // documentation is accepted, invalid resources are rejected with a message naming the field,
 // and kubectl shows the printer columns, the status and the `dapr` category.
 import { expect } from "chai";
-import { corpusFiles, invalidCases, type CorpusFile } from "../../src/apis/conformance.ts";
+import { corpusFiles, invalidCases, type CorpusFile } from "../../src/apis/conformance.testing.ts";
 import { parseManifests, type DaprKind } from "../../src/apis/crd-schema.ts";
 import { repoRoot } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";

@@ -7,14 +7,14 @@
 // The webhook fails closed. So that it can never block pods of other specs in the shared
 // cluster, its namespaceSelector matches only this run's app namespace, and after() removes
 // it whatever happened.
-import { corpusFiles } from "../../src/apis/conformance.ts";
+import { corpusFiles } from "../../src/apis/conformance.testing.ts";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { YAML11_SCHEMA, dump, load } from "js-yaml";
 import { chartCrdTemplate } from "../../hack/sync-chart-crds.ts";
-import { SIDECAR_STATUS_ANNOTATION } from "../../src/shared/sidecar-config.ts";
+import { SIDECAR_STATUS_ANNOTATION } from "../../src/sidecar/status.ts";
 import {
   chartDir,
   haValuesFile,
@@ -28,6 +28,7 @@ import { cluster, repoRoot } from "./harness/cluster.ts";
 import { dumpNamespace } from "./harness/namespace.ts";
 import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, kubectl } from "./harness/util.ts";
+import { localInjectorArgs } from "../../hack/local-injector.ts";
 
 const CRDS = ["components.dapr.io", "configurations.dapr.io"];
 const SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.3";
@@ -311,23 +312,21 @@ describe("deploying Outrigger with the Helm chart", function () {
   async function startLocalInjector(): Promise<void> {
     const port = new URL(webhookUrl).port;
     const ops = await freePort();
-    injector = startOutrigger("injector", [
-      "--namespace",
-      releaseNs,
-      "--listen-address",
-      `127.0.0.1:${port}`,
-      "--ops-address",
-      `127.0.0.1:${ops}`,
-      // No --webhook-url: that would register a configuration of its own. The chart's
-      // configuration already points at this URL; the injector only publishes its CA into it.
-      // Its certificate always covers 127.0.0.1.
-      "--webhook-config-name",
-      webhookConfig,
-      "--cert-secret-name",
-      certSecret,
-      "--sidecar-image",
-      SIDECAR_IMAGE,
-    ]);
+    injector = startOutrigger(
+      "injector",
+      localInjectorArgs(
+        { namespace: releaseNs, port, opsPort: ops, register: false },
+        // No --webhook-url: that would register a configuration of its own. The chart's
+        // configuration already points at this URL; the injector only publishes its CA into it.
+        // Its certificate always covers 127.0.0.1.
+        "--webhook-config-name",
+        webhookConfig,
+        "--cert-secret-name",
+        certSecret,
+        "--sidecar-image",
+        SIDECAR_IMAGE,
+      ),
+    );
     await eventually(
       async () => {
         const res = await fetch(`http://127.0.0.1:${ops}/readyz`);

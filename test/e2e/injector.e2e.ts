@@ -9,12 +9,13 @@ import tls from "node:tls";
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { expect } from "chai";
 import forge from "node-forge";
-import { SECRET_KEYS, syncCertificateSecret } from "../../src/injector/cert-manager.ts";
+import { SECRET_KEYS, syncCertificateSecret } from "../../src/injector/certificate-sources.ts";
 import { LOOPBACK_HOSTS, splitPemBundle } from "../../src/injector/certs.ts";
 import { cluster } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
 import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, kubectl, sleep } from "./harness/util.ts";
+import { localInjectorArgs } from "../../hack/local-injector.ts";
 
 const SCOPE_LABEL = "outrigger.dev/injector-e2e";
 const SCOPE = String(process.pid);
@@ -101,26 +102,22 @@ describe("injector", function () {
     await api.core().createNamespace({ body: { metadata: { name: SYSTEM_NAMESPACE } } });
     port = await freePort();
     opsPort = await freePort();
-    injector = startOutrigger("injector", [
-      "--namespace",
-      SYSTEM_NAMESPACE,
-      "--listen-address",
-      `127.0.0.1:${port}`,
-      "--ops-address",
-      `127.0.0.1:${opsPort}`,
-      "--webhook-url",
-      `https://127.0.0.1:${port}/mutate`,
-      "--webhook-config-name",
-      CONFIG_NAME,
-      "--webhook-namespace-selector",
-      `${SCOPE_LABEL}=${SCOPE}`,
-      "--cert-validity",
-      "30s",
-      "--ca-validity",
-      "2m",
-      "--resync-interval",
-      "5s",
-    ]);
+    injector = startOutrigger(
+      "injector",
+      localInjectorArgs(
+        { namespace: SYSTEM_NAMESPACE, port, opsPort },
+        "--webhook-config-name",
+        CONFIG_NAME,
+        "--webhook-namespace-selector",
+        `${SCOPE_LABEL}=${SCOPE}`,
+        "--cert-validity",
+        "30s",
+        "--ca-validity",
+        "2m",
+        "--resync-interval",
+        "5s",
+      ),
+    );
     await eventually(
       async () => {
         const res = await ops("/readyz");

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { sidecarConfigSecretName } from "../../src/shared/sidecar-config.ts";
+import { sidecarConfigSecretName } from "../../src/sidecar/config-secret.ts";
 import { cluster, repoRoot } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
 import { eventually } from "./harness/util.ts";

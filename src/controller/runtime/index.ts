@@ -1,6 +1,6 @@
 // The controller runtime's public surface; see docs/controller-runtime.md.
 export * from "../../shared/api-errors.ts";
-export * from "./backoff.ts";
+export * from "../../shared/backoff.ts";
 export * from "./cache.ts";
 export * from "./clock.ts";
 export * from "./informer.ts";
@@ -10,3 +10,4 @@ export * from "./metrics.ts";
 export * from "./queue.ts";
 export * from "./resource.ts";
 export * from "./watch.ts";
+export * from "./controller.ts";

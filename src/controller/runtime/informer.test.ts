@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { KubeApiError } from "../../shared/api-errors.ts";
-import { FakeClock, flushPromises } from "./fake-clock.ts";
+import { FakeClock, flushPromises } from "./fake-clock.testing.ts";
 import { Informer, enqueueHandler, restartReasonOf, type EventHandler } from "./informer.ts";
 import { runtimeMetrics } from "./metrics.ts";
 import { WatchDecodeError, type ListResult, type ListerWatcher, type WatchEvent } from "./watch.ts";

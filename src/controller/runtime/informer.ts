@@ -10,7 +10,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { classifyApiError } from "../../shared/api-errors.ts";
-import { Backoff, type BackoffPolicy } from "./backoff.ts";
+import { Backoff, type BackoffPolicy } from "../../shared/backoff.ts";
 import { ObjectCache, objectKey, type IndexFunc, type ObjectCacheReader } from "./cache.ts";
 import { realClock, sleep, type Clock, type TimerHandle } from "./clock.ts";
 import type { KubeHttp } from "../../shared/kube-http.ts";

@@ -30,6 +30,8 @@ export interface RuntimeMetrics {
   queueInFlight: Gauge<"queue">;
   leaderIsLeader: Gauge<"lease">;
   leaderTransitions: Counter<"lease">;
+  reconciles: Counter<"controller" | "result">;
+  reconcileSeconds: Histogram<"controller">;
 }
 
 const byRegistry = new WeakMap<Registry, RuntimeMetrics>();
@@ -40,6 +42,19 @@ export function runtimeMetrics(registry: Registry): RuntimeMetrics {
   const registers = [registry];
   const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
   const m: RuntimeMetrics = {
+    reconciles: new Counter({
+      name: "outrigger_controller_reconciles_total",
+      help: "Reconciles by controller and result (success, error).",
+      labelNames: ["controller", "result"] as const,
+      registers,
+    }),
+    reconcileSeconds: new Histogram({
+      name: "outrigger_controller_reconcile_duration_seconds",
+      help: "Time spent in one reconcile, by controller.",
+      labelNames: ["controller"] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    }),
     watchRestarts: new Counter({
       name: "outrigger_watch_restarts_total",
       help: "Watches restarted, by resource and reason",

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { KubeApiError } from "../../shared/api-errors.ts";
-import { FakeClock, flushPromises } from "./fake-clock.ts";
+import { FakeClock, flushPromises } from "./fake-clock.testing.ts";
 import { runtimeMetrics } from "./metrics.ts";
 import { TerminalError, WorkQueue, type ProcessFunc, type ProcessResult } from "./queue.ts";
 

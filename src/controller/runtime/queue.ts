@@ -7,7 +7,7 @@
 //   - shutdown stops new adds, cancels pending retries and waits for the work to finish.
 import type { Logger } from "pino";
 import { classifyApiError } from "../../shared/api-errors.ts";
-import { backoffDelayMs, type BackoffPolicy } from "./backoff.ts";
+import { backoffDelayMs, type BackoffPolicy } from "../../shared/backoff.ts";
 import { realClock, type Clock, type TimerHandle } from "./clock.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 

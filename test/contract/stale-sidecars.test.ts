@@ -1,18 +1,20 @@
+// A contract test: the controller's stale-sidecar check against pods the real injector admitted, so
+// the two processes cannot drift apart. It imports both, which only tests under test/ may.
 import type { V1Pod } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { admit } from "../injector/admit.ts";
-import { applyJsonPatch, type JsonPatchOp } from "../injector/patch.ts";
-import { defaultInjectorSettings, type InjectorSettings } from "../injector/settings.ts";
-import { SIDECAR_STATUS_ANNOTATION } from "../shared/sidecar-config.ts";
+import { admit } from "../../src/injector/admit.ts";
+import { applyJsonPatch, type JsonPatchOp } from "../../src/injector/patch.ts";
+import { builtInSidecarDefaults, type SidecarDefaults } from "../../src/sidecar/defaults.ts";
+import { SIDECAR_STATUS_ANNOTATION } from "../../src/sidecar/status.ts";
 import {
   SIDECARS_CURRENT_CONDITION,
-  injectedSidecarStatus,
   staleSidecar,
   withStaleSidecars,
-} from "./stale-sidecars.ts";
+} from "../../src/controller/stale-sidecars.ts";
+import { injectedSidecarStatus } from "../../src/sidecar/status.ts";
 
 /** A pod as the real injector leaves it under `settings`. */
-function injectedUnder(settings: InjectorSettings, annotations: Record<string, string> = {}): V1Pod {
+function injectedUnder(settings: SidecarDefaults, annotations: Record<string, string> = {}): V1Pod {
   const pod = {
     apiVersion: "v1",
     kind: "Pod",
@@ -42,11 +44,11 @@ function injectedUnder(settings: InjectorSettings, annotations: Record<string, s
 }
 
 describe("stale sidecars", function () {
-  const newer: InjectorSettings = { ...defaultInjectorSettings, sidecarImage: "ghcr.io/dapr/daprd:9.9.9" };
+  const newer: SidecarDefaults = { ...builtInSidecarDefaults, sidecarImage: "ghcr.io/dapr/daprd:9.9.9" };
 
   it("reads the injector's status annotation", function () {
-    const pod = injectedUnder(defaultInjectorSettings);
-    expect(injectedSidecarStatus(pod)?.image).to.equal(defaultInjectorSettings.sidecarImage);
+    const pod = injectedUnder(builtInSidecarDefaults);
+    expect(injectedSidecarStatus(pod)?.image).to.equal(builtInSidecarDefaults.sidecarImage);
     expect(
       injectedSidecarStatus({ metadata: { annotations: { [SIDECAR_STATUS_ANNOTATION]: "{not json" } } }),
     ).to.equal(undefined);
@@ -54,36 +56,36 @@ describe("stale sidecars", function () {
   });
 
   it("finds nothing stale under the settings the pod was injected with", function () {
-    expect(staleSidecar(injectedUnder(defaultInjectorSettings), defaultInjectorSettings)).to.equal(undefined);
-    const custom = injectedUnder(defaultInjectorSettings, { "dapr.io/log-level": "debug" });
-    expect(staleSidecar(custom, defaultInjectorSettings)).to.equal(undefined);
+    expect(staleSidecar(injectedUnder(builtInSidecarDefaults), builtInSidecarDefaults)).to.equal(undefined);
+    const custom = injectedUnder(builtInSidecarDefaults, { "dapr.io/log-level": "debug" });
+    expect(staleSidecar(custom, builtInSidecarDefaults)).to.equal(undefined);
   });
 
   it("reports a new image", function () {
-    const s = staleSidecar(injectedUnder(defaultInjectorSettings), newer);
+    const s = staleSidecar(injectedUnder(builtInSidecarDefaults), newer);
     expect(s?.reasons).to.deep.equal(["image"]);
     expect(s?.appId).to.equal("orders");
     expect(s?.message).to.contain("shop/orders-1").and.contain("ghcr.io/dapr/daprd:9.9.9");
   });
 
   it("reports changed settings, but not when the pod's own annotation overrides them", function () {
-    const debugDefault: InjectorSettings = { ...defaultInjectorSettings, logLevel: "debug" };
-    expect(staleSidecar(injectedUnder(defaultInjectorSettings), debugDefault)?.reasons).to.deep.equal([
+    const debugDefault: SidecarDefaults = { ...builtInSidecarDefaults, logLevel: "debug" };
+    expect(staleSidecar(injectedUnder(builtInSidecarDefaults), debugDefault)?.reasons).to.deep.equal([
       "settings",
     ]);
-    const pinned = injectedUnder(defaultInjectorSettings, { "dapr.io/log-level": "warn" });
+    const pinned = injectedUnder(builtInSidecarDefaults, { "dapr.io/log-level": "warn" });
     expect(staleSidecar(pinned, debugDefault)).to.equal(undefined);
     // An image pinned by annotation does not go stale when the injector's default image moves.
-    const pinnedImage = injectedUnder(defaultInjectorSettings, {
+    const pinnedImage = injectedUnder(builtInSidecarDefaults, {
       "dapr.io/sidecar-image": "example/daprd:1",
     });
     expect(staleSidecar(pinnedImage, newer)).to.equal(undefined);
   });
 
   it("ignores finished and terminating pods", function () {
-    const done = { ...injectedUnder(defaultInjectorSettings), status: { phase: "Succeeded" } };
+    const done = { ...injectedUnder(builtInSidecarDefaults), status: { phase: "Succeeded" } };
     expect(staleSidecar(done, newer)).to.equal(undefined);
-    const going = injectedUnder(defaultInjectorSettings);
+    const going = injectedUnder(builtInSidecarDefaults);
     going.metadata!.deletionTimestamp = new Date();
     expect(staleSidecar(going, newer)).to.equal(undefined);
   });
@@ -92,7 +94,7 @@ describe("stale sidecars", function () {
     const t0 = new Date("2026-01-01T00:00:00Z");
     const t1 = new Date("2026-01-02T00:00:00Z");
     const base = { observedGeneration: 3, appCount: 1, conditions: [] };
-    const stale = [staleSidecar(injectedUnder(defaultInjectorSettings), newer)!];
+    const stale = [staleSidecar(injectedUnder(builtInSidecarDefaults), newer)!];
     const first = withStaleSidecars(base, stale, t0, undefined);
     expect(first.staleSidecars).to.equal(1);
     const cond = first.conditions?.find((c) => c.type === SIDECARS_CURRENT_CONDITION);

@@ -1,6 +1,6 @@
-// The contract between the controller, which writes each app's sidecar config, and the
-// injector, which mounts it into the daprd sidecar. Both sides import these names; nothing
-// else may spell them.
+// The sidecar config Secret: the contract between the controller, which writes each app's
+// sidecar config, and the injector, which mounts it into the daprd sidecar (names, keys, labels
+// and the mount layout). Both sides import these names; nothing else may spell them.
 
 /** Label on every object Outrigger writes. An object without it is never overwritten. */
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
@@ -48,15 +48,4 @@ export function sidecarConfigSecretName(appId: string): string {
 /** Name of the headless Service of an app, as Dapr names it. */
 export function appServiceName(appId: string): string {
   return `${appId}-dapr`;
-}
-
-/**
- * Pod annotation written by the injector: JSON {version, image, settingsHash}. The controller
- * compares it with what would be injected now to find stale sidecars after an upgrade.
- */
-export const SIDECAR_STATUS_ANNOTATION = "outrigger.dev/sidecar-status";
-export interface SidecarStatus {
-  version: string;
-  image: string;
-  settingsHash: string;
 }

@@ -1,22 +1,27 @@
-// The injector's sidecar settings as command-line flags. The injector injects with them; the
+// The cluster-wide sidecar defaults as command-line flags. The injector injects with them; the
 // controller takes the same flags to tell which running sidecars are stale (the chart passes
 // both the same values). Declared once here so the two cannot drift.
-import type { Flag } from "../cli.ts";
-import { boolean as booleanParser, image as imageParser, quantity as quantityParser } from "./annotations.ts";
+import { flagReader, stringFlag, type Flag, type FlagValues } from "../shared/command.ts";
+
 import {
-  IMAGE_PULL_POLICIES,
-  LOG_LEVELS,
-  defaultInjectorSettings as defaults,
-  type ImagePullPolicy,
-  type InjectorSettings,
-  type LogLevel,
+  builtInSidecarDefaults as defaults,
+  type SidecarDefaults,
   type SidecarResources,
-} from "./settings.ts";
+} from "./defaults.ts";
+import {
+  IMAGE_PULL_POLICY_VALUES,
+  LOG_LEVEL_VALUES,
+  boolean as booleanParser,
+  image as imageParser,
+  quantity as quantityParser,
+  quantityValue,
+  type ImagePullPolicy,
+  type LogLevel,
+} from "./parsers.ts";
 
-const str = (description: string, dflt?: string): Flag =>
-  dflt === undefined ? { type: "string", description } : { type: "string", default: dflt, description };
+const str = stringFlag;
 
-export const sidecarSettingsFlags: Record<string, Flag> = {
+export const sidecarDefaultsFlags: Record<string, Flag> = {
   "sidecar-image": str(
     "daprd image injected unless dapr.io/sidecar-image says otherwise",
     defaults.sidecarImage,
@@ -47,26 +52,9 @@ export const sidecarSettingsFlags: Record<string, Flag> = {
   "sidecar-run-as-group": str("Fixed gid of the sidecar (default: the image's group)"),
 };
 
-type Values = Record<string, string | boolean | undefined>;
-
-/** The settings the flags describe; every problem is pushed onto `problems`. */
-export function sidecarSettingsFromFlags(values: Values, problems: string[]): InjectorSettings {
-  const get = (k: string): string | undefined => {
-    const v = values[k];
-    return typeof v === "string" ? v : undefined;
-  };
-  const need = (k: string): string =>
-    get(k) ?? (sidecarSettingsFlags[k]?.default as string | undefined) ?? "";
-  const integer = (k: string, min: number, max: number): number | undefined => {
-    const raw = get(k);
-    if (raw === undefined || raw === "") return undefined;
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw) || n < min || n > max) {
-      problems.push(`--${k} ${JSON.stringify(raw)}: want an integer from ${min} to ${max}`);
-      return undefined;
-    }
-    return n;
-  };
+/** The defaults the flags describe; every problem, naming its flag, is pushed onto `problems`. */
+export function sidecarDefaultsFromFlags(values: FlagValues, problems: string[]): SidecarDefaults {
+  const { get, need, integer } = flagReader(sidecarDefaultsFlags, values, problems);
   const bool = (k: string): boolean => {
     const parsed = booleanParser.parse(need(k));
     if (!parsed.ok) problems.push(`--${k} ${JSON.stringify(need(k))}: want true or false`);
@@ -77,14 +65,16 @@ export function sidecarSettingsFromFlags(values: Values, problems: string[]): In
   if (!imageParser.parse(sidecarImage).ok)
     problems.push(`--sidecar-image ${JSON.stringify(sidecarImage)} is not an image reference`);
   const pullPolicy = get("sidecar-image-pull-policy");
-  if (pullPolicy !== undefined && !IMAGE_PULL_POLICIES.includes(pullPolicy as ImagePullPolicy)) {
+  if (pullPolicy !== undefined && !IMAGE_PULL_POLICY_VALUES.includes(pullPolicy as ImagePullPolicy)) {
     problems.push(
-      `--sidecar-image-pull-policy ${JSON.stringify(pullPolicy)}: want ${IMAGE_PULL_POLICIES.join(", ")}`,
+      `--sidecar-image-pull-policy ${JSON.stringify(pullPolicy)}: want ${IMAGE_PULL_POLICY_VALUES.join(", ")}`,
     );
   }
   const sidecarLogLevel = need("sidecar-log-level");
-  if (!LOG_LEVELS.includes(sidecarLogLevel as LogLevel)) {
-    problems.push(`--sidecar-log-level ${JSON.stringify(sidecarLogLevel)}: want ${LOG_LEVELS.join(", ")}`);
+  if (!LOG_LEVEL_VALUES.includes(sidecarLogLevel as LogLevel)) {
+    problems.push(
+      `--sidecar-log-level ${JSON.stringify(sidecarLogLevel)}: want ${LOG_LEVEL_VALUES.join(", ")}`,
+    );
   }
   const resources: SidecarResources = {};
   for (const [flag, field] of [
@@ -97,6 +87,17 @@ export function sidecarSettingsFromFlags(values: Values, problems: string[]): In
     if (q === "") continue;
     if (quantityParser.parse(q).ok) resources[field] = q;
     else problems.push(`--${flag} ${JSON.stringify(q)} is not a resource quantity`);
+  }
+  // A request above its limit: the API server would reject every pod injected with these.
+  for (const [req, lim] of [
+    ["sidecar-cpu-request", "sidecar-cpu-limit"],
+    ["sidecar-memory-request", "sidecar-memory-limit"],
+  ] as const) {
+    const r = need(req);
+    const l = need(lim);
+    if (r !== "" && l !== "" && quantityParser.parse(r).ok && quantityParser.parse(l).ok)
+      if (quantityValue(r) > quantityValue(l))
+        problems.push(`--${req} ${JSON.stringify(r)} is more than --${lim} ${JSON.stringify(l)}`);
   }
   const runAsUser = integer("sidecar-run-as-user", 1, 2 ** 31 - 1);
   const runAsGroup = integer("sidecar-run-as-group", 0, 2 ** 31 - 1);

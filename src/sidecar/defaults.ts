@@ -1,14 +1,17 @@
-// Injector-wide settings: what the sidecar looks like when a pod's annotations say nothing.
-// The shell (`outrigger injector`) turns its CLI flags into one of these once at start-up;
-// the pure core only reads it.
+// The cluster-wide sidecar defaults: what the sidecar looks like when a pod's annotations say
+// nothing. Both processes read them from the same flags (flags.ts) once at start-up: the
+// injector injects with them, the controller compares running sidecars against them.
 
-import { image, quantity, quantityValue, type Parser } from "./annotations.ts";
-
-export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";
-export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "fatal"];
-
-export type ImagePullPolicy = "Always" | "IfNotPresent" | "Never";
-export const IMAGE_PULL_POLICIES: readonly ImagePullPolicy[] = ["Always", "IfNotPresent", "Never"];
+import {
+  IMAGE_PULL_POLICY_VALUES,
+  LOG_LEVEL_VALUES,
+  image,
+  quantity,
+  quantityValue,
+  type ImagePullPolicy,
+  type LogLevel,
+  type Parser,
+} from "./parsers.ts";
 
 /** Kubernetes resource quantities as strings ("100m", "250Mi"); an absent field sets nothing. */
 export interface SidecarResources {
@@ -18,7 +21,7 @@ export interface SidecarResources {
   memoryLimit?: string;
 }
 
-export interface InjectorSettings {
+export interface SidecarDefaults {
   /** daprd image used unless `dapr.io/sidecar-image` names another. */
   sidecarImage: string;
   /** Unset lets Kubernetes pick its default (Always for `:latest`, IfNotPresent otherwise). */
@@ -38,7 +41,7 @@ export interface InjectorSettings {
 /** A current daprd release; bump together with the compatibility notes in the docs. */
 export const DEFAULT_SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.3";
 
-export const defaultInjectorSettings: InjectorSettings = Object.freeze({
+export const builtInSidecarDefaults: SidecarDefaults = Object.freeze({
   sidecarImage: DEFAULT_SIDECAR_IMAGE,
   logLevel: "info",
   logAsJson: false,
@@ -49,10 +52,12 @@ export const defaultInjectorSettings: InjectorSettings = Object.freeze({
 });
 
 /**
- * What is wrong with settings built from flags, one message per problem (empty when valid).
- * The shell refuses to start on any, rather than inject sidecars the API server would reject.
+ * What is wrong with defaults built in code (the built-in ones, tests), one message per problem
+ * (empty when valid). Defaults built from flags are checked by the same rules in flags.ts, whose
+ * messages name the flag; both processes refuse to start on any, rather than inject (or compare
+ * against) sidecars the API server would reject.
  */
-export function injectorSettingsProblems(settings: InjectorSettings): string[] {
+export function sidecarDefaultsProblems(settings: SidecarDefaults): string[] {
   const problems: string[] = [];
   const check = (what: string, raw: string | undefined, parser: Parser<unknown>) => {
     if (raw === undefined) return;
@@ -60,14 +65,16 @@ export function injectorSettingsProblems(settings: InjectorSettings): string[] {
     if (!p.ok) problems.push(`${what}: ${JSON.stringify(raw)} ${p.problem}`);
   };
   check("sidecar image", settings.sidecarImage, image);
-  if (!LOG_LEVELS.includes(settings.logLevel))
-    problems.push(`log level: ${JSON.stringify(settings.logLevel)} is not one of: ${LOG_LEVELS.join(", ")}`);
+  if (!LOG_LEVEL_VALUES.includes(settings.logLevel))
+    problems.push(
+      `log level: ${JSON.stringify(settings.logLevel)} is not one of: ${LOG_LEVEL_VALUES.join(", ")}`,
+    );
   if (
     settings.sidecarImagePullPolicy !== undefined &&
-    !IMAGE_PULL_POLICIES.includes(settings.sidecarImagePullPolicy)
+    !IMAGE_PULL_POLICY_VALUES.includes(settings.sidecarImagePullPolicy)
   )
     problems.push(
-      `image pull policy: ${JSON.stringify(settings.sidecarImagePullPolicy)} is not one of: ${IMAGE_PULL_POLICIES.join(", ")}`,
+      `image pull policy: ${JSON.stringify(settings.sidecarImagePullPolicy)} is not one of: ${IMAGE_PULL_POLICY_VALUES.join(", ")}`,
     );
   const r = settings.resources;
   check("sidecar CPU request", r.cpuRequest, quantity);
@@ -81,13 +88,16 @@ export function injectorSettingsProblems(settings: InjectorSettings): string[] {
     if (req !== undefined && lim !== undefined && quantityValue(req) > quantityValue(lim))
       problems.push(`sidecar ${what} request ${req} is more than its limit ${lim}`);
   }
-  for (const [what, id] of [
-    ["run-as user", settings.runAsUser],
-    ["run-as group", settings.runAsGroup],
+  // User 0 would be root, which runAsNonRoot forbids: the pod would never start. Group 0 is
+  // allowed (runAsNonRoot looks at the user only), as --sidecar-run-as-group allows it.
+  for (const [what, id, min] of [
+    ["run-as user", settings.runAsUser, 1],
+    ["run-as group", settings.runAsGroup, 0],
   ] as const) {
-    // 0 would be root, which runAsNonRoot forbids: the pod would never start.
-    if (id !== undefined && (!Number.isInteger(id) || id < 1 || id > 2147483647))
-      problems.push(`sidecar ${what}: ${id} is not a non-root id (1-2147483647)`);
+    if (id !== undefined && (!Number.isInteger(id) || id < min || id > 2147483647))
+      problems.push(
+        `sidecar ${what}: ${id} is not ${min === 1 ? "a non-root id" : "an id"} (${min}-2147483647)`,
+      );
   }
   return problems;
 }

@@ -1,18 +1,15 @@
 import { expect } from "chai";
+import { annotations, editDistance, ignoredAnnotations, parseAnnotations } from "./annotations.ts";
 import {
-  annotations,
   appId,
   boolean,
   duration,
-  editDistance,
   envFromSecretList,
   envList,
   hostPortList,
-  ignoredAnnotations,
   listenAddresses,
   nonNegativeInt,
   objectName,
-  parseAnnotations,
   port,
   positiveInt,
   quantity,
@@ -20,7 +17,7 @@ import {
   seccompProfile,
   volumeMountList,
   type Parser,
-} from "./annotations.ts";
+} from "./parsers.ts";
 
 function accepts<T>(parser: Parser<T>, raw: string, value: T) {
   const p = parser.parse(raw);

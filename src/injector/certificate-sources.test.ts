@@ -10,7 +10,7 @@ import {
   secretFor,
   storedFromSecret,
   type ActiveCertificates,
-} from "./cert-manager.ts";
+} from "./certificate-sources.ts";
 import { LOOPBACK_HOSTS, rotateCertificates } from "./certs.ts";
 
 const policy = { ...LOOPBACK_HOSTS, caCommonName: "t", caValidityMs: 3_600_000, servingValidityMs: 600_000 };

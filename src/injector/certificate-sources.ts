@@ -15,8 +15,7 @@ import { dirname } from "node:path";
 import type { V1Secret } from "@kubernetes/client-node";
 import forge from "node-forge";
 import { classifyApiError } from "../shared/api-errors.ts";
-import type { Logger } from "../shared/log.ts";
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../shared/sidecar-config.ts";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../sidecar/config-secret.ts";
 import {
   certificateTimes,
   rotateCertificates,
@@ -27,7 +26,7 @@ import {
   type StoredCertificates,
 } from "./certs.ts";
 import type { SecretClient } from "./kube-clients.ts";
-import { retryLoop } from "./retry-loop.ts";
+import { retryLoop, type RetryLoopOptions } from "./retry-loop.ts";
 
 /** What the server serves and what the API server must trust. */
 export interface ActiveCertificates {
@@ -188,17 +187,12 @@ export function checkCertificatePair(certPem: string, keyPem: string): string | 
   }
 }
 
-export interface CertificateSourceOptions {
-  log: Logger;
+/** resyncMs bounds the time between two checks, so changes by other replicas or to files are picked up. */
+export interface CertificateSourceOptions extends RetryLoopOptions {
   /** New certificates to serve and publish. Called once before start() resolves, then on each change. */
   onChange(certs: ActiveCertificates, changes: RotationChange[]): void | Promise<void>;
   /** Failures, by where they happened (counted in metrics). */
   onError(operation: "secret" | "certificate-files", err: unknown): void;
-  /** Upper bound between two checks, so changes by other replicas or to files are picked up. */
-  resyncMs: number;
-  /** Delay before retrying after a failure (doubles up to resyncMs). */
-  retryMs: number;
-  now: () => Date;
 }
 
 export interface CertificateSource {

@@ -4,7 +4,7 @@
 
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../shared/canonical-json.ts";
-import type { SidecarSettings } from "./decide.ts";
+import type { ResolvedSidecar } from "./resolve.ts";
 
 // Pods come in batches of one template (a ReplicaSet scaling up), so the same settings are
 // hashed again and again. Their plain JSON text (a quarter of the canonical form's cost) finds
@@ -13,7 +13,7 @@ const MEMO_SIZE = 512;
 const memo = new Map<string, string>();
 
 /** First 16 hex digits of the SHA-256 of the canonical settings, image excluded. */
-export function hashOfSidecarSettings(sidecar: SidecarSettings): string {
+export function hashOfResolvedSidecar(sidecar: ResolvedSidecar): string {
   const { image: _image, ...rest } = sidecar;
   const text = JSON.stringify(rest);
   const known = memo.get(text);

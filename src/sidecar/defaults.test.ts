@@ -1,23 +1,23 @@
 import { expect } from "chai";
-import { defaultInjectorSettings, injectorSettingsProblems, type InjectorSettings } from "./settings.ts";
+import { builtInSidecarDefaults, sidecarDefaultsProblems, type SidecarDefaults } from "./defaults.ts";
 
 describe("injector settings", () => {
   it("the defaults are valid and name a pinned daprd release", () => {
-    expect(injectorSettingsProblems(defaultInjectorSettings)).to.deep.equal([]);
-    expect(defaultInjectorSettings.sidecarImage).to.match(/^ghcr\.io\/dapr\/daprd:\d+\.\d+\.\d+$/);
-    expect(defaultInjectorSettings.nativeSidecar).to.equal(true);
+    expect(sidecarDefaultsProblems(builtInSidecarDefaults)).to.deep.equal([]);
+    expect(builtInSidecarDefaults.sidecarImage).to.match(/^ghcr\.io\/dapr\/daprd:\d+\.\d+\.\d+$/);
+    expect(builtInSidecarDefaults.nativeSidecar).to.equal(true);
   });
 
   it("reports every bad value", () => {
     const bad = {
-      ...defaultInjectorSettings,
+      ...builtInSidecarDefaults,
       sidecarImage: "has space",
       logLevel: "loud",
       sidecarImagePullPolicy: "Sometimes",
       resources: { cpuRequest: "2", cpuLimit: "1", memoryRequest: "lots" },
       runAsUser: 0,
-    } as unknown as InjectorSettings;
-    expect(injectorSettingsProblems(bad)).to.deep.equal([
+    } as unknown as SidecarDefaults;
+    expect(sidecarDefaultsProblems(bad)).to.deep.equal([
       'sidecar image: "has space" is not a container image reference',
       'log level: "loud" is not one of: debug, info, warn, error, fatal',
       'image pull policy: "Sometimes" is not one of: Always, IfNotPresent, Never',

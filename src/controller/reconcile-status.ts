@@ -1,0 +1,122 @@
+// Reconcilers of the status of each kind Outrigger reports on (Component, Configuration; a new
+// kind adds a StatusSpec). Key "namespace/name". The status is a pure function (desiredStatus) of
+// the resource, the results of the apps of its namespace (AppResults), the stale sidecars of the
+// apps it reaches and the clock; it is written only when it says something new.
+import type { Logger } from "pino";
+import type { V1Secret } from "@kubernetes/client-node";
+import type { Component, Configuration, ResourceStatus } from "../apis/types.ts";
+import type { AppResult, AppResults } from "./app-results.ts";
+import { contentHash } from "./hash.ts";
+import type { OwnedWriter, StatusKind } from "./owned-writer.ts";
+import { splitKey, type ObjectCacheReader } from "./runtime/cache.ts";
+import type { ReconcileResult } from "./runtime/controller.ts";
+import { resolveComponent, resolveConfiguration, type SecretLookup } from "./sidecar-config.ts";
+import type { StaleSidecar } from "./stale-sidecars.ts";
+import { withStaleSidecars } from "./stale-sidecars.ts";
+import { componentStatus, configurationStatus, statusChanged } from "./status.ts";
+
+type DaprResource = Component | Configuration;
+
+/** What differs between the kinds whose status is reported. */
+export interface StatusSpec<T extends DaprResource> {
+  kind: StatusKind;
+  /** Status from the resource, its entries in the apps' results and its own resolution. Pure. */
+  status(
+    obj: T,
+    results: readonly AppResult[],
+    now: Date,
+    previous: ResourceStatus | undefined,
+    secrets: SecretLookup,
+  ): ResourceStatus;
+  /** Whether an app's result reaches the resource named `name` (its stale sidecars count). */
+  reaches(result: AppResult, name: string): boolean;
+}
+
+export const componentStatusSpec: StatusSpec<Component> = {
+  kind: "Component",
+  status: (obj, results, now, previous, secrets) => {
+    const name = obj.metadata?.name;
+    return componentStatus(
+      obj,
+      results.flatMap((c) => c.components.filter((r) => r.name === name)),
+      now,
+      previous,
+      resolveComponent(obj, secrets),
+    );
+  },
+  reaches: (c, name) => c.components.some((r) => r.name === name && r.served !== "none"),
+};
+
+export const configurationStatusSpec: StatusSpec<Configuration> = {
+  kind: "Configuration",
+  status: (obj, results, now, previous, secrets) =>
+    configurationStatus(
+      obj,
+      results.map((c) => c.configuration).filter((r) => r.name === obj.metadata?.name),
+      now,
+      previous,
+      resolveConfiguration(obj, secrets),
+    ),
+  reaches: (c, name) => c.configuration.name === name,
+};
+
+/**
+ * The status `obj` should have now: from the results of the apps of its namespace (by app key),
+ * with the stale sidecars of the apps it reaches. Pure.
+ */
+export function desiredStatus<T extends DaprResource>(
+  spec: StatusSpec<T>,
+  obj: T,
+  inNamespace: ReadonlyArray<[string, AppResult]>,
+  staleOf: (appIds: ReadonlySet<string>) => StaleSidecar[],
+  now: Date,
+  secrets: SecretLookup,
+): ResourceStatus {
+  const name = obj.metadata?.name ?? "";
+  const previous = (obj as { status?: ResourceStatus }).status;
+  const reached = new Set(
+    inNamespace.filter(([, c]) => spec.reaches(c, name)).map(([k]) => splitKey(k).name),
+  );
+  const base = spec.status(
+    obj,
+    inNamespace.map(([, c]) => c),
+    now,
+    previous,
+    secrets,
+  );
+  return withStaleSidecars(base, staleOf(reached), now, previous);
+}
+
+export interface StatusIO<T extends DaprResource> {
+  cache: ObjectCacheReader<T>;
+  secrets: ObjectCacheReader<V1Secret>;
+  results: AppResults;
+  staleOf(namespace: string, appIds: ReadonlySet<string>): StaleSidecar[];
+  writer: OwnedWriter;
+  now(): Date;
+}
+
+export async function reconcileStatus<T extends DaprResource>(
+  spec: StatusSpec<T>,
+  key: string,
+  io: StatusIO<T>,
+  log: Logger,
+): Promise<ReconcileResult> {
+  const { namespace = "", name } = splitKey(key);
+  const obj = io.cache.getByName(namespace, name);
+  if (!obj) return;
+  const previous = (obj as { status?: ResourceStatus }).status;
+  const next = desiredStatus(
+    spec,
+    obj,
+    io.results.inNamespace(namespace),
+    (appIds) => io.staleOf(namespace, appIds),
+    io.now(),
+    (ns, n) => io.secrets.getByName(ns, n),
+  );
+  const fingerprint = contentHash(next);
+  const ref = { kind: spec.kind, namespace, name };
+  if (!statusChanged(previous, next) || io.writer.alreadyWritten(ref, fingerprint)) return;
+  await io.writer.patchStatus(ref, next, fingerprint);
+  log.info({ ready: next.conditions?.[0]?.status, reason: next.conditions?.[0]?.reason }, "status updated");
+}
