@@ -1,6 +1,6 @@
 // Dapr's documentation against the real daprd: every Configuration of the conformance corpus,
 // rendered by the real controller, starts daprd; every Component is parsed by daprd without a
-// parse-level error. The corpus is found as crds.e2e.ts finds it (src/apis/conformance.ts,
+// parse-level error. The corpus is found as crds.e2e.ts finds it (src/apis/conformance.testing.ts,
 // $OUTRIGGER_DAPR_DOCS_CORPUS overrides).
 //
 // Names: corpus files repeat names (statestore) and use placeholders (<NAME>), so each resource
@@ -9,8 +9,8 @@
 import { CoreV1Api } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { loadAll } from "js-yaml";
-import { corpusFiles, type CorpusFile } from "../../src/apis/conformance.ts";
-import { COMPONENTS_KEY, sidecarConfigSecretName } from "../../src/shared/sidecar-config.ts";
+import { corpusFiles, type CorpusFile } from "../../src/apis/conformance.testing.ts";
+import { COMPONENTS_KEY, sidecarConfigSecretName } from "../../src/sidecar/config-secret.ts";
 import { cluster } from "./harness/cluster.ts";
 import {
   DAPRD_NAMESPACE_LABELS,

@@ -12,7 +12,7 @@ import {
   COMPONENTS_KEY,
   SIDECAR_CONFIG_ITEMS,
   SIDECAR_CONFIG_VOLUME,
-} from "../../src/shared/sidecar-config.ts";
+} from "../../src/sidecar/config-secret.ts";
 import { repoRoot } from "./harness/cluster.ts";
 import {
   DAPRD_NAMESPACE_LABELS,

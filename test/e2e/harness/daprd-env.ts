@@ -4,7 +4,7 @@
 // and stops everything in after(), also when a spec failed.
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { sidecarConfigSecretName } from "../../../src/shared/sidecar-config.ts";
+import { sidecarConfigSecretName } from "../../../src/sidecar/config-secret.ts";
 import { cluster } from "./cluster.ts";
 import { startOutrigger, type OutriggerProcess } from "./outrigger.ts";
 import { SidecarRunner, daprdBinary, type RunOptions, type Sidecar } from "./sidecar-runner.ts";
