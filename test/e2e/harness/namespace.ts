@@ -3,6 +3,7 @@
 import { CoreV1Api } from "@kubernetes/client-node";
 import { cluster } from "./cluster.ts";
 import { runningOutriggerProcesses } from "./outrigger.ts";
+import { sidecarLogsFor } from "./sidecar-runner.ts";
 import { kubectl } from "./util.ts";
 
 export const E2E_NAMESPACE_LABEL = "outrigger.dev/e2e";
@@ -47,6 +48,9 @@ export async function dumpNamespace(namespace: string): Promise<void> {
       `----- logs of outrigger ${p.name} (last 200 lines) -----`,
       p.logs().split("\n").slice(-200).join("\n"),
     );
+  }
+  for (const s of sidecarLogsFor(namespace)) {
+    out.push(`----- logs of ${s.name} (last 200 lines) -----`, s.logs.split("\n").slice(-200).join("\n"));
   }
   const events = await kubectl(["get", "events", "--sort-by=.lastTimestamp"], { namespace, allowFail: true });
   out.push("----- events -----", events.stdout + events.stderr);

@@ -1,0 +1,213 @@
+// What the real-daprd specs share: the daprd binary, a real `outrigger controller` (all
+// namespaces) and a real `outrigger injector` whose webhook sees only the namespaces labelled
+// for this run, and the sidecar runner. `useDaprdEnvironment()` starts them once per describe
+// and stops everything in after(), also when a spec failed.
+import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import { expect } from "chai";
+import { sidecarConfigSecretName } from "../../../src/sidecar/config-secret.ts";
+import { cluster } from "./cluster.ts";
+import { startOutrigger, type OutriggerProcess } from "./outrigger.ts";
+import { SidecarRunner, daprdBinary, type RunOptions, type Sidecar } from "./sidecar-runner.ts";
+import { eventually, freePort, kubectl } from "./util.ts";
+
+export const DAPRD_SCOPE_LABEL = "outrigger.dev/daprd-e2e";
+export const DAPRD_SCOPE = String(process.pid);
+/** Labels for useNamespace(): the injector's webhook selects these namespaces. */
+export const DAPRD_NAMESPACE_LABELS = { [DAPRD_SCOPE_LABEL]: DAPRD_SCOPE };
+
+const BUILD_TIMEOUT_MS = 45 * 60 * 1000; // a cold daprd build in CI
+
+export interface DaprdEnvironment {
+  readonly runner: SidecarRunner;
+  readonly controller: OutriggerProcess;
+  readonly injector: OutriggerProcess;
+  readonly daprd: string;
+}
+
+const core = () => cluster().kc.makeApiClient(CoreV1Api);
+const custom = () => cluster().kc.makeApiClient(CustomObjectsApi);
+
+let environments = 0;
+
+export function useDaprdEnvironment(): DaprdEnvironment {
+  // Unique per describe: the previous one's system namespace may still be terminating.
+  const n = ++environments;
+  const system = `daprd-e2e-system-${process.pid}-${n}`;
+  const webhookConfig = `outrigger-injector-daprd-e2e-${process.pid}-${n}`;
+  let env: DaprdEnvironment | undefined;
+  const get = () => {
+    if (!env) throw new Error("the daprd environment is not started");
+    return env;
+  };
+
+  before(async function () {
+    this.timeout(BUILD_TIMEOUT_MS + 120_000);
+    const started = performance.now();
+    const daprd = await daprdBinary();
+    console.log(`      daprd: ${daprd} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    const reaped = await SidecarRunner.reapStale();
+    if (reaped > 0) console.log(`      runner: removed ${reaped} network namespaces left by killed runs`);
+    await core().createNamespace({ body: { metadata: { name: system } } });
+    const [cOps, iPort, iOps] = [await freePort(), await freePort(), await freePort()];
+    const controller = startOutrigger("controller", [
+      "--leader-election-namespace",
+      system,
+      "--ops-address",
+      `127.0.0.1:${cOps}`,
+      "--lease-duration",
+      "4",
+    ]);
+    const injector = startOutrigger("injector", [
+      "--namespace",
+      system,
+      "--listen-address",
+      `127.0.0.1:${iPort}`,
+      "--ops-address",
+      `127.0.0.1:${iOps}`,
+      "--webhook-url",
+      `https://127.0.0.1:${iPort}/mutate`,
+      "--webhook-config-name",
+      webhookConfig,
+      "--webhook-namespace-selector",
+      `${DAPRD_SCOPE_LABEL}=${DAPRD_SCOPE}`,
+    ]);
+    const runner = new SidecarRunner({ kc: cluster().kc, daprd });
+    env = { runner, controller, injector, daprd };
+    await eventually(
+      async () => {
+        for (const port of [cOps, iOps]) {
+          const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+          expect(res.status, `readyz on ${port}`).to.equal(200);
+        }
+        expect(controller.logs(), "the controller leads").to.contain("leading: starting reconcilers");
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+  });
+
+  after(async function () {
+    this.timeout(150_000);
+    await env?.runner.stopAll();
+    await env?.injector.stop();
+    await env?.controller.stop();
+    await kubectl(["delete", "mutatingwebhookconfiguration", webhookConfig, "--ignore-not-found"], {
+      allowFail: true,
+    });
+    await core()
+      .deleteNamespace({ name: system })
+      .catch(() => undefined);
+  });
+
+  return {
+    get runner() {
+      return get().runner;
+    },
+    get controller() {
+      return get().controller;
+    },
+    get injector() {
+      return get().injector;
+    },
+    get daprd() {
+      return get().daprd;
+    },
+  };
+}
+
+/** Creates a bare Pod annotated for Dapr and returns it as injected by the webhook. */
+export async function createDaprPod(
+  namespace: string,
+  name: string,
+  appId: string,
+  annotations: Record<string, string> = {},
+): Promise<V1Pod> {
+  const pod = await core().createNamespacedPod({
+    namespace,
+    body: {
+      metadata: {
+        name,
+        labels: { app: appId },
+        annotations: { "dapr.io/enabled": "true", "dapr.io/app-id": appId, ...annotations },
+      },
+      spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
+    },
+  });
+  const injected = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].some(
+    (c) => c.name === "daprd",
+  );
+  expect(injected, `pod ${namespace}/${name} was injected`).to.equal(true);
+  return pod;
+}
+
+/** Waits for the controller to write the app's sidecar config. */
+export async function waitForSidecarConfig(
+  namespace: string,
+  appId: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  await eventually(
+    async () => {
+      await core().readNamespacedSecret({ namespace, name: sidecarConfigSecretName(appId) });
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+/** A pod, its config written, its daprd running. */
+export async function runDaprPod(
+  env: DaprdEnvironment,
+  namespace: string,
+  appId: string,
+  annotations: Record<string, string> = {},
+  opts: RunOptions & { podName?: string } = {},
+): Promise<Sidecar> {
+  const podName = opts.podName ?? appId;
+  await createDaprPod(namespace, podName, appId, annotations);
+  await waitForSidecarConfig(namespace, appId);
+  return env.runner.start(namespace, podName, opts);
+}
+
+/** kubectl apply of objects given as values. */
+export async function apply(namespace: string, ...objects: object[]): Promise<void> {
+  await kubectl(["apply", "-f", "-"], {
+    namespace,
+    input: objects.map((o) => JSON.stringify(o)).join("\n"),
+  });
+}
+
+export function componentObject(
+  name: string,
+  type: string,
+  metadata: object[] = [],
+  extra: object = {},
+): object {
+  return {
+    apiVersion: "dapr.io/v1alpha1",
+    kind: "Component",
+    metadata: { name },
+    spec: { type, version: "v1", metadata },
+    ...extra,
+  };
+}
+
+export function secretObject(name: string, data: Record<string, string>): object {
+  return { apiVersion: "v1", kind: "Secret", metadata: { name }, stringData: data };
+}
+
+export async function deleteComponent(namespace: string, name: string): Promise<void> {
+  await custom().deleteNamespacedCustomObject({
+    group: "dapr.io",
+    version: "v1alpha1",
+    namespace,
+    plural: "components",
+    name,
+  });
+}
+
+/** The components daprd reports in its metadata API (name -> type). */
+export async function loadedComponents(sidecar: Sidecar): Promise<Map<string, string>> {
+  const res = await sidecar.fetchInPod(3500, "/v1.0/metadata");
+  expect(res.status, `metadata API: ${res.body}`).to.equal(200);
+  const meta = JSON.parse(res.body) as { components?: Array<{ name: string; type: string }> };
+  return new Map((meta.components ?? []).map((c) => [c.name, c.type]));
+}
