@@ -7,12 +7,12 @@ import { parseManifests, type DaprKind } from "../../src/apis/crd-schema.ts";
 import { repoRoot } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
 import { kubectl } from "./harness/util.ts";
+import { DAPR_RESOURCES } from "../../src/apis/resources.ts";
 
 const CRD_NAMES = ["components.dapr.io", "configurations.dapr.io"];
-const RESOURCE: Record<DaprKind, string> = {
-  Component: "components.dapr.io",
-  Configuration: "configurations.dapr.io",
-};
+const RESOURCE = Object.fromEntries(
+  DAPR_RESOURCES.map(({ names }) => [names.kind, `${names.plural}.dapr.io`]),
+) as Record<DaprKind, string>;
 /** How kubectl names an object in its output: component.dapr.io/statestore */
 const objectRef = (kind: DaprKind, name: string) => `${kind.toLowerCase()}.dapr.io/${name}`;
 /** Several objects as one kubectl input: a v1 List, since JSON documents cannot be joined with ---. */
