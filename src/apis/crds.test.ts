@@ -7,7 +7,12 @@ import {
   type CorpusFile,
 } from "./conformance.testing.ts";
 import { parseManifests, readCrd, versionSchema, type DaprKind, type JsonSchemaProps } from "./crd-schema.ts";
-import { createCrdValidator, kubernetesFieldPath, pruneNulls, type CrdValidator } from "./crd-validator.testing.ts";
+import {
+  createCrdValidator,
+  kubernetesFieldPath,
+  pruneNulls,
+  type CrdValidator,
+} from "./crd-validator.testing.ts";
 import { DAPR_CATEGORY, DAPR_GROUP, DAPR_RESOURCES, READY_CONDITION } from "./resources.ts";
 
 /** A validator per served version of every kind, keyed by apiVersion and kind. */

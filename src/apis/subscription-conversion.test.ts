@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { corpusFiles, subscriptionV1alpha1Examples } from "./conformance.ts";
+import { corpusFiles, subscriptionV1alpha1Examples } from "./conformance.testing.ts";
 import { parseManifests, readCrd, versionSchema } from "./crd-schema.ts";
-import { createCrdValidator } from "./crd-validator.ts";
+import { createCrdValidator } from "./crd-validator.testing.ts";
 import {
   ROUTES_ANNOTATION,
   reviewSubscriptionConversion,
