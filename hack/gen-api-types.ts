@@ -1,4 +1,4 @@
-// Generates src/apis/types.ts, the TypeScript types of Component and Configuration, from the
+// Generates src/apis/types.ts, the TypeScript types of every Dapr kind (and version), from the
 // schemas in crds/, so the controller and the injector use exactly the fields the API server
 // accepts. Run it after changing crds/:
 //
@@ -10,6 +10,31 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { format, resolveConfig } from "prettier";
 import { readCrd, versionSchema, type DaprKind, type JsonSchemaProps } from "../src/apis/crd-schema.ts";
+import { SUBSCRIPTION_V1ALPHA1, SUBSCRIPTION_V2ALPHA1 } from "../src/apis/resources.ts";
+
+/** One schema the types are generated from: a kind at one version, named by its root type. */
+export type SchemaId = DaprKind | "SubscriptionV1alpha1";
+
+const SCHEMA_SOURCES: Record<SchemaId, { kind: DaprKind; version?: string }> = {
+  Component: { kind: "Component" },
+  Configuration: { kind: "Configuration" },
+  Subscription: { kind: "Subscription", version: SUBSCRIPTION_V2ALPHA1 },
+  SubscriptionV1alpha1: { kind: "Subscription", version: SUBSCRIPTION_V1ALPHA1 },
+  Resiliency: { kind: "Resiliency" },
+  HTTPEndpoint: { kind: "HTTPEndpoint" },
+  MCPServer: { kind: "MCPServer" },
+  WorkflowAccessPolicy: { kind: "WorkflowAccessPolicy" },
+};
+
+/** The schemas of crds/ that src/apis/types.ts is generated from. */
+export function apiSchemas(): Record<SchemaId, JsonSchemaProps> {
+  return Object.fromEntries(
+    Object.entries(SCHEMA_SOURCES).map(([id, { kind, version }]) => [
+      id,
+      versionSchema(readCrd(kind), version),
+    ]),
+  ) as Record<SchemaId, JsonSchemaProps>;
+}
 
 export const TYPES_FILE = fileURLToPath(new URL("../src/apis/types.ts", import.meta.url));
 
@@ -17,7 +42,9 @@ export const TYPES_FILE = fileURLToPath(new URL("../src/apis/types.ts", import.m
  * The name of the type of each object in the schemas, by path (`[]` is a list item). Every
  * object with properties needs one; a name used at several paths must have one shape there.
  */
-const TYPE_NAMES: Record<DaprKind, Record<string, string>> = {
+const DELIVERY_STATUS = { status: "DeliveryStatus", "status.conditions[]": "Condition" };
+
+const TYPE_NAMES: Record<SchemaId, Record<string, string>> = {
   Component: {
     "": "Component",
     auth: "ComponentAuth",
@@ -62,7 +89,93 @@ const TYPE_NAMES: Record<DaprKind, Record<string, string>> = {
     status: "ResourceStatus",
     "status.conditions[]": "Condition",
   },
+  Subscription: {
+    "": "Subscription",
+    spec: "SubscriptionSpec",
+    "spec.bulkSubscribe": "BulkSubscribe",
+    "spec.routes": "SubscriptionRoutes",
+    "spec.routes.rules[]": "SubscriptionRule",
+    ...DELIVERY_STATUS,
+  },
+  SubscriptionV1alpha1: {
+    "": "SubscriptionV1alpha1",
+    spec: "SubscriptionSpecV1alpha1",
+    "spec.bulkSubscribe": "BulkSubscribe",
+    ...DELIVERY_STATUS,
+  },
+  Resiliency: {
+    "": "Resiliency",
+    spec: "ResiliencySpec",
+    "spec.policies": "ResiliencyPolicies",
+    "spec.policies.retries{}": "RetryPolicy",
+    "spec.policies.retries{}.matching": "RetryMatching",
+    "spec.policies.circuitBreakers{}": "CircuitBreakerPolicy",
+    "spec.targets": "ResiliencyTargets",
+    "spec.targets.apps{}": "AppTarget",
+    "spec.targets.actors{}": "ActorTarget",
+    "spec.targets.components{}": "ComponentTarget",
+    "spec.targets.components{}.inbound": "ComponentInboundPolicies",
+    "spec.targets.components{}.outbound": "ComponentOutboundPolicies",
+    ...DELIVERY_STATUS,
+  },
+  HTTPEndpoint: {
+    "": "HTTPEndpoint",
+    auth: "HTTPEndpointAuth",
+    spec: "HTTPEndpointSpec",
+    "spec.headers[]": "NameValuePair",
+    "spec.headers[].secretKeyRef": "SecretKeySelector",
+    "spec.clientTLS": "ClientTLS",
+    ...Object.fromEntries(
+      ["rootCA", "certificate", "privateKey"].flatMap((doc) => [
+        [`spec.clientTLS.${doc}`, "TLSDocument"],
+        [`spec.clientTLS.${doc}.secretKeyRef`, "SecretKeySelector"],
+      ]),
+    ),
+    ...DELIVERY_STATUS,
+  },
+  MCPServer: {
+    "": "MCPServer",
+    spec: "MCPServerSpec",
+    "spec.endpoint": "MCPEndpoint",
+    ...mcpHttpTransportNames("spec.endpoint.streamableHTTP", "MCPStreamableHTTP"),
+    ...mcpHttpTransportNames("spec.endpoint.sse", "MCPSSE"),
+    "spec.endpoint.stdio": "MCPStdio",
+    "spec.endpoint.stdio.env[]": "NameValuePair",
+    "spec.endpoint.stdio.env[].secretKeyRef": "SecretKeySelector",
+    "spec.catalog": "MCPCatalog",
+    "spec.catalog.owner": "MCPCatalogOwner",
+    "spec.middleware": "MCPMiddleware",
+    ...Object.fromEntries(
+      ["beforeCallTool", "afterCallTool", "afterListTools", "beforeListTools"].flatMap((hook) => [
+        [`spec.middleware.${hook}[]`, hook === "beforeListTools" ? "MCPHook" : "MCPMutatingHook"],
+        [`spec.middleware.${hook}[].workflow`, "MCPHookWorkflow"],
+      ]),
+    ),
+    ...DELIVERY_STATUS,
+  },
+  WorkflowAccessPolicy: {
+    "": "WorkflowAccessPolicy",
+    spec: "WorkflowAccessPolicySpec",
+    "spec.rules[]": "WorkflowAccessRule",
+    "spec.rules[].callers[]": "WorkflowCaller",
+    "spec.rules[].workflows[]": "WorkflowRule",
+    "spec.rules[].activities[]": "ActivityRule",
+    ...DELIVERY_STATUS,
+  },
 };
+
+function mcpHttpTransportNames(path: string, name: string): Record<string, string> {
+  return {
+    [path]: name,
+    [`${path}.headers[]`]: "NameValuePair",
+    [`${path}.headers[].secretKeyRef`]: "SecretKeySelector",
+    [`${path}.auth`]: "MCPAuth",
+    [`${path}.auth.oauth2`]: "MCPOAuth2",
+    [`${path}.auth.oauth2.secretKeyRef`]: "SecretKeySelector",
+    [`${path}.auth.spiffe`]: "MCPSpiffe",
+    [`${path}.auth.spiffe.jwt`]: "MCPSpiffeJWT",
+  };
+}
 
 function pipelineNames(path: string): Record<string, string> {
   return {
@@ -95,9 +208,9 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 `;
 
 /** The TypeScript source of src/apis/types.ts for the given schemas, not yet formatted. */
-export function renderApiTypes(schemas: Record<DaprKind, JsonSchemaProps>): string {
+export function renderApiTypes(schemas: Record<SchemaId, JsonSchemaProps>): string {
   const declarations = new Map<string, string>();
-  for (const kind of ["Component", "Configuration"] as const) {
+  for (const kind of Object.keys(SCHEMA_SOURCES) as SchemaId[]) {
     const names = TYPE_NAMES[kind];
     const used = new Set<string>();
     const typeOf = (s: JsonSchemaProps, path: string): string => {
@@ -177,10 +290,7 @@ function wrap(text: string, width: number): string[] {
 
 /** src/apis/types.ts as it should read for the CRDs in crds/, formatted like the rest of the code. */
 export async function generatedApiTypes(): Promise<string> {
-  const source = renderApiTypes({
-    Component: versionSchema(readCrd("Component")),
-    Configuration: versionSchema(readCrd("Configuration")),
-  });
+  const source = renderApiTypes(apiSchemas());
   const options = (await resolveConfig(TYPES_FILE)) ?? {};
   return format(source, { ...options, filepath: TYPES_FILE });
 }

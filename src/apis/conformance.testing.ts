@@ -18,10 +18,24 @@ export const DAPR_DOCS_CORPUS_DIR: string =
   ].find((dir) => existsSync(dir)) ??
   fileURLToPath(new URL("../../../shared/conformance/dapr-docs/", import.meta.url));
 
-const CORPUS_SUBDIR: Record<DaprKind, string> = {
-  Component: "component-v1alpha1",
-  Configuration: "configuration-v1alpha1",
-};
+/** The corpus directories, one per kind and version; kinds without examples in Dapr's docs have none. */
+export const CORPUS_SETS = [
+  { kind: "Component", version: "v1alpha1", subdir: "component-v1alpha1" },
+  { kind: "Configuration", version: "v1alpha1", subdir: "configuration-v1alpha1" },
+  { kind: "Subscription", version: "v2alpha1", subdir: "subscription-v2alpha1" },
+  { kind: "Resiliency", version: "v1alpha1", subdir: "resiliency-v1alpha1" },
+  { kind: "HTTPEndpoint", version: "v1alpha1", subdir: "httpendpoint-v1alpha1" },
+] as const satisfies readonly { kind: DaprKind; version: string; subdir: string }[];
+
+export type CorpusKind = (typeof CORPUS_SETS)[number]["kind"];
+
+/**
+ * Subscription v1alpha1 examples of Dapr's docs, from the pages before they moved to v2alpha1;
+ * kept in this repository (testdata/dapr-docs/), each file naming its page.
+ */
+export const SUBSCRIPTION_V1ALPHA1_EXAMPLES_DIR = fileURLToPath(
+  new URL("./testdata/dapr-docs/subscription-v1alpha1/", import.meta.url),
+);
 
 export interface CorpusFile {
   /** File name, e.g. 001-developing-applications-integrations-autoscale-keda.yaml */
@@ -31,8 +45,18 @@ export interface CorpusFile {
 }
 
 /** The corpus files of one kind, sorted by name. Throws when the corpus is missing. */
-export function corpusFiles(kind: DaprKind, dir: string = DAPR_DOCS_CORPUS_DIR): CorpusFile[] {
-  const sub = `${dir}/${CORPUS_SUBDIR[kind]}`;
+export function corpusFiles(kind: CorpusKind, dir: string = DAPR_DOCS_CORPUS_DIR): CorpusFile[] {
+  const set = CORPUS_SETS.find((s) => s.kind === kind);
+  if (!set) throw new Error(`no corpus for ${kind}`);
+  return yamlFiles(`${dir}/${set.subdir}`);
+}
+
+/** The Subscription v1alpha1 examples, sorted by name. */
+export function subscriptionV1alpha1Examples(dir: string = SUBSCRIPTION_V1ALPHA1_EXAMPLES_DIR): CorpusFile[] {
+  return yamlFiles(dir);
+}
+
+function yamlFiles(sub: string): CorpusFile[] {
   return readdirSync(sub)
     .filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"))
     .sort()

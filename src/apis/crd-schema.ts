@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Schema, YAML11_SCHEMA, load, loadAll, timestampTag } from "js-yaml";
-import { COMPONENT_RESOURCE, CONFIGURATION_RESOURCE, DAPR_GROUP, DAPR_VERSION } from "./resources.ts";
+import { DAPR_GROUP, DAPR_RESOURCES } from "./resources.ts";
 
 /** The subset of apiextensions.k8s.io/v1 JSONSchemaProps that structural schemas use. */
 export interface JsonSchemaProps {
@@ -66,6 +66,17 @@ export interface CustomResourceDefinition {
   metadata: { name: string; labels?: Record<string, string> };
   spec: {
     group: string;
+    conversion?: {
+      strategy: "None" | "Webhook";
+      webhook?: {
+        conversionReviewVersions: string[];
+        clientConfig: {
+          url?: string;
+          caBundle?: string;
+          service?: { namespace: string; name: string; path?: string; port?: number };
+        };
+      };
+    };
     scope: "Namespaced" | "Cluster";
     names: {
       kind: string;
@@ -79,15 +90,26 @@ export interface CustomResourceDefinition {
   };
 }
 
-export type DaprKind = typeof COMPONENT_RESOURCE.kind | typeof CONFIGURATION_RESOURCE.kind;
+export type DaprKind = (typeof DAPR_RESOURCES)[number]["names"]["kind"];
+
+/** The kind's entry of DAPR_RESOURCES: its names and served versions, the stored one first. */
+export function daprResource(kind: DaprKind): (typeof DAPR_RESOURCES)[number] {
+  const found = DAPR_RESOURCES.find((r) => r.names.kind === kind);
+  if (!found) throw new Error(`unknown kind ${kind}`);
+  return found;
+}
+
+/** The version the API server stores the kind in. */
+export function storageVersion(kind: DaprKind): string {
+  return daprResource(kind).versions[0];
+}
 
 /** crds/ of this repository. */
 export const CRD_DIR = fileURLToPath(new URL("../../crds/", import.meta.url));
 
 /** The file in crds/ that defines each kind. */
 export function crdPath(kind: DaprKind, dir: string = CRD_DIR): string {
-  const plural = kind === "Component" ? COMPONENT_RESOURCE.plural : CONFIGURATION_RESOURCE.plural;
-  return `${dir}/${plural}.${DAPR_GROUP}.yaml`;
+  return `${dir}/${daprResource(kind).names.plural}.${DAPR_GROUP}.yaml`;
 }
 
 export function parseCrd(text: string): CustomResourceDefinition {
@@ -102,12 +124,9 @@ export function readCrd(kind: DaprKind, dir: string = CRD_DIR): CustomResourceDe
   return parseCrd(readFileSync(crdPath(kind, dir), "utf8"));
 }
 
-/** The openAPIV3Schema of one version; throws when the CRD does not serve it. */
-export function versionSchema(
-  crd: CustomResourceDefinition,
-  version: string = DAPR_VERSION,
-): JsonSchemaProps {
-  const v = crd.spec.versions.find((x) => x.name === version);
+/** The openAPIV3Schema of one version (the stored one by default); throws when the CRD has no such version. */
+export function versionSchema(crd: CustomResourceDefinition, version?: string): JsonSchemaProps {
+  const v = crd.spec.versions.find((x) => (version === undefined ? x.storage : x.name === version));
   if (!v) throw new Error(`${crd.metadata.name} has no version ${version}`);
   return v.schema.openAPIV3Schema;
 }

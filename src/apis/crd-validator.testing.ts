@@ -41,7 +41,10 @@ export function createCrdValidator(schema: JsonSchemaProps): CrdValidator {
     if (validate(pruned)) return { valid: true };
     const errors = validate.errors ?? [];
     const schemaErrors = errors.filter((e) => e.keyword !== "x-kubernetes-validations");
-    return { valid: false, errors: (schemaErrors.length ? schemaErrors : errors).map(toFieldError) };
+    return {
+      valid: false,
+      errors: (schemaErrors.length ? schemaErrors : errors).map((e) => toFieldError(e, schema)),
+    };
   };
 }
 
@@ -230,13 +233,40 @@ export function kubernetesFieldPath(instancePath: string): string {
     .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), "");
 }
 
+/**
+ * The path of a CEL rule's error, which the API server writes with map keys in brackets
+ * (spec.policies.timeouts[general]) where schema errors write them as fields
+ * (spec.policies.timeouts.general).
+ */
+export function celFieldPath(instancePath: string, schema: JsonSchemaProps): string {
+  let s: JsonSchemaProps | undefined = schema;
+  let path = "";
+  for (const raw of instancePath.split("/").slice(1)) {
+    const p = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (s?.type === "array") {
+      path = `${path}[${p}]`;
+      s = s.items;
+    } else if (s?.properties?.[p] || typeof s?.additionalProperties !== "object") {
+      path = child(path, p);
+      s = s?.properties?.[p];
+    } else {
+      path = `${path}[${p}]`;
+      s = s.additionalProperties;
+    }
+  }
+  return path;
+}
+
 function child(parent: string, name: string): string {
   return parent ? `${parent}.${name}` : name;
 }
 
 // Messages follow the API server's wording, so one expected fragment fits both.
-function toFieldError(e: ErrorObject): FieldError {
-  const field = kubernetesFieldPath(e.instancePath);
+function toFieldError(e: ErrorObject, schema: JsonSchemaProps): FieldError {
+  const field =
+    e.keyword === "x-kubernetes-validations"
+      ? celFieldPath(e.instancePath, schema)
+      : kubernetesFieldPath(e.instancePath);
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case "required":

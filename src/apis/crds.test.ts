@@ -1,5 +1,11 @@
 import { expect } from "chai";
-import { corpusFiles, invalidCases } from "./conformance.testing.ts";
+import {
+  CORPUS_SETS,
+  corpusFiles,
+  invalidCases,
+  subscriptionV1alpha1Examples,
+  type CorpusFile,
+} from "./conformance.testing.ts";
 import { parseManifests, readCrd, versionSchema, type DaprKind, type JsonSchemaProps } from "./crd-schema.ts";
 import {
   createCrdValidator,
@@ -7,20 +13,32 @@ import {
   pruneNulls,
   type CrdValidator,
 } from "./crd-validator.testing.ts";
-import {
-  COMPONENT_RESOURCE,
-  CONFIGURATION_RESOURCE,
-  DAPR_CATEGORY,
-  DAPR_GROUP,
-  DAPR_VERSION,
-  READY_CONDITION,
-} from "./resources.ts";
+import { DAPR_CATEGORY, DAPR_GROUP, DAPR_RESOURCES, READY_CONDITION } from "./resources.ts";
 
-const KINDS: DaprKind[] = ["Component", "Configuration"];
-const RESOURCES = { Component: COMPONENT_RESOURCE, Configuration: CONFIGURATION_RESOURCE };
-const validators: Record<DaprKind, CrdValidator> = {
-  Component: createCrdValidator(versionSchema(readCrd("Component"))),
-  Configuration: createCrdValidator(versionSchema(readCrd("Configuration"))),
+/** A validator per served version of every kind, keyed by apiVersion and kind. */
+const validators = new Map<string, CrdValidator>(
+  DAPR_RESOURCES.flatMap(({ names, versions }) =>
+    versions.map((v) => [
+      `${DAPR_GROUP}/${v} ${names.kind}`,
+      createCrdValidator(versionSchema(readCrd(names.kind), v)),
+    ]),
+  ),
+);
+function validatorFor(resource: { apiVersion?: unknown; kind?: unknown }): CrdValidator {
+  const validator = validators.get(`${String(resource.apiVersion)} ${String(resource.kind)}`);
+  if (!validator) throw new Error(`no CRD serves ${String(resource.apiVersion)} ${String(resource.kind)}`);
+  return validator;
+}
+
+/** The printer columns shown without -o wide, by kind. */
+const SHOWN_COLUMNS: Record<DaprKind, string[]> = {
+  Component: ["Type", "Version", "Ready", "Age"],
+  Configuration: ["Ready", "Age"],
+  Subscription: ["Pubsub", "Topic", "Ready", "Age"],
+  Resiliency: ["Ready", "Age"],
+  HTTPEndpoint: ["Base URL", "Ready", "Age"],
+  MCPServer: ["Ready", "Age"],
+  WorkflowAccessPolicy: ["Ready", "Age"],
 };
 
 /** Paths of schema nodes that break the rules of a structural schema. */
@@ -44,11 +62,10 @@ function defaultedNodes(s: JsonSchemaProps, path = ""): string[] {
 }
 
 describe("crds/", () => {
-  for (const kind of KINDS) {
+  for (const { names, versions } of DAPR_RESOURCES) {
+    const kind = names.kind;
     describe(kind, () => {
       const crd = readCrd(kind);
-      const names = RESOURCES[kind];
-      const version = crd.spec.versions[0];
 
       it("declares the names of src/apis/resources.ts, short names and the dapr category", () => {
         expect(crd.metadata.name).to.equal(`${names.plural}.${DAPR_GROUP}`);
@@ -64,42 +81,51 @@ describe("crds/", () => {
         });
       });
 
-      it("serves and stores exactly v1alpha1, with the status subresource", () => {
-        expect(crd.spec.versions).to.have.length(1);
-        expect(version?.name).to.equal(DAPR_VERSION);
-        expect(version?.served).to.equal(true);
-        expect(version?.storage).to.equal(true);
-        expect(version?.subresources).to.deep.equal({ status: {} });
+      it(`serves ${versions.join(" and ")} and stores ${versions[0]}, each with the status subresource`, () => {
+        expect(crd.spec.versions.map((v) => v.name)).to.have.members([...versions]);
+        for (const version of crd.spec.versions) {
+          expect(version.served, version.name).to.equal(true);
+          expect(version.storage, version.name).to.equal(version.name === versions[0]);
+          expect(version.subresources, version.name).to.deep.equal({ status: {} });
+        }
+        // One version needs no conversion; two need the webhook that converts them.
+        expect(crd.spec.conversion?.strategy ?? "None").to.equal(versions.length > 1 ? "Webhook" : "None");
       });
 
       it("has printer columns, Ready reading the Ready condition", () => {
-        const columns = version?.additionalPrinterColumns ?? [];
-        const shown = columns.filter((c) => !c.priority).map((c) => c.name);
-        expect(shown).to.deep.equal(
-          kind === "Component" ? ["Type", "Version", "Ready", "Age"] : ["Ready", "Age"],
-        );
-        const ready = columns.find((c) => c.name === "Ready");
-        expect(ready?.jsonPath).to.equal(`.status.conditions[?(@.type=="${READY_CONDITION}")].status`);
-        expect(columns.find((c) => c.name === "Apps")).to.include({
-          jsonPath: ".status.appCount",
-          priority: 1,
-        });
+        for (const version of crd.spec.versions) {
+          const columns = version.additionalPrinterColumns ?? [];
+          const shown = columns.filter((c) => !c.priority).map((c) => c.name);
+          expect(shown, version.name).to.deep.equal(SHOWN_COLUMNS[kind]);
+          const ready = columns.find((c) => c.name === "Ready");
+          expect(ready?.jsonPath).to.equal(`.status.conditions[?(@.type=="${READY_CONDITION}")].status`);
+          expect(columns.find((c) => c.name === "Apps")).to.include({
+            jsonPath: ".status.appCount",
+            priority: 1,
+          });
+        }
       });
 
       it("has a structural schema with no defaults", () => {
-        const schema = versionSchema(crd);
-        expect(nonStructuralNodes(schema)).to.deep.equal([]);
-        // Dapr's CRD defaults metric and metrics to {enabled: true}; since metrics overrides metric
-        // in daprd, that default would switch metrics back on for `metric: {enabled: false}`.
-        expect(defaultedNodes(schema)).to.deep.equal([]);
+        for (const version of versions) {
+          const schema = versionSchema(crd, version);
+          expect(nonStructuralNodes(schema), version).to.deep.equal([]);
+          // Dapr's CRD defaults metric and metrics to {enabled: true}; since metrics overrides metric
+          // in daprd, that default would switch metrics back on for `metric: {enabled: false}`.
+          // Dapr's HTTPEndpoint defaults clientTLS.renegotiation to Never, which daprd does anyway.
+          expect(defaultedNodes(schema), version).to.deep.equal([]);
+        }
       });
 
-      it("types status like metav1.Condition plus observedGeneration, appCount and staleSidecars", () => {
+      it("types status like metav1.Condition plus observedGeneration and appCount", () => {
         const status = versionSchema(crd).properties?.status;
+        // staleSidecars counts pods whose injected sidecar is out of date: a property of the kinds
+        // the injector reads (Component, Configuration), not of the ones daprd reloads.
+        const stale = kind === "Component" || kind === "Configuration" ? ["staleSidecars"] : [];
         expect(Object.keys(status?.properties ?? {})).to.have.members([
           "observedGeneration",
           "appCount",
-          "staleSidecars",
+          ...stale,
           "conditions",
         ]);
         const conditions = status?.properties?.conditions;
@@ -118,27 +144,38 @@ describe("crds/", () => {
 });
 
 describe("Dapr docs conformance corpus", () => {
-  for (const kind of KINDS) {
-    const files = corpusFiles(kind);
-    it(`accepts every ${kind} of the corpus (${files.length} files)`, () => {
-      expect(files.length).to.be.greaterThan(0);
-      const rejected: string[] = [];
-      let accepted = 0;
-      for (const file of files) {
-        const docs = parseManifests(file.text);
-        if (docs.length !== 1) rejected.push(`${file.name}: ${docs.length} documents, want 1`);
-        for (const doc of docs) {
-          expect(doc).to.have.property("kind", kind);
-          const result = validators[kind](doc);
-          if (result.valid) accepted++;
-          else
-            rejected.push(`${file.name}: ${result.errors.map((e) => `${e.field}: ${e.message}`).join("; ")}`);
-        }
+  function expectAccepted(files: CorpusFile[], kind: DaprKind, apiVersion: string): void {
+    expect(files.length).to.be.greaterThan(0);
+    const rejected: string[] = [];
+    let accepted = 0;
+    for (const file of files) {
+      const docs = parseManifests(file.text);
+      if (docs.length !== 1) rejected.push(`${file.name}: ${docs.length} documents, want 1`);
+      for (const doc of docs) {
+        expect(doc).to.include({ kind, apiVersion });
+        const result = validatorFor(doc as { apiVersion: string; kind: string })(doc);
+        if (result.valid) accepted++;
+        else
+          rejected.push(`${file.name}: ${result.errors.map((e) => `${e.field}: ${e.message}`).join("; ")}`);
       }
-      expect(rejected, "rejected corpus files").to.deep.equal([]);
-      expect(accepted).to.equal(files.length);
+    }
+    expect(rejected, "rejected corpus files").to.deep.equal([]);
+    expect(accepted).to.equal(files.length);
+  }
+
+  for (const { kind, version } of CORPUS_SETS) {
+    const files = corpusFiles(kind);
+    it(`accepts every ${kind} ${version} of the corpus (${files.length} files)`, () => {
+      expectAccepted(files, kind, `${DAPR_GROUP}/${version}`);
     });
   }
+
+  const v1alpha1 = subscriptionV1alpha1Examples();
+  it(`accepts every Subscription v1alpha1 example of testdata/dapr-docs (${v1alpha1.length} files), each naming its page`, () => {
+    expectAccepted(v1alpha1, "Subscription", `${DAPR_GROUP}/v1alpha1`);
+    for (const file of v1alpha1)
+      expect(file.text, file.name).to.match(/^# from dapr\/docs \S+\.md.*CC BY 4\.0/s);
+  });
 
   it("holds the repeated metadata names that rule out a map keyed by name", () => {
     const repeated = corpusFiles("Component").filter((f) => {
@@ -154,15 +191,19 @@ describe("Dapr docs conformance corpus", () => {
 describe("invalid resources (src/apis/testdata/invalid-resources.yaml)", () => {
   const cases = invalidCases();
 
-  it("has at least ten cases, each with a distinct resource name", () => {
+  it("has at least ten cases, and ten of the kinds after Component and Configuration, each with a distinct resource name", () => {
     expect(cases.length).to.be.at.least(10);
+    const newKinds = cases.filter(
+      (c) => c.resource.kind !== "Component" && c.resource.kind !== "Configuration",
+    );
+    expect(newKinds.length).to.be.at.least(10);
     const names = cases.map((c) => `${c.resource.kind}/${c.resource.metadata.name}`);
     expect(new Set(names).size).to.equal(names.length);
   });
 
   for (const c of cases) {
     it(`rejects ${c.resource.kind}: ${c.title}`, () => {
-      const result = validators[c.resource.kind](c.resource);
+      const result = validatorFor(c.resource)(c.resource);
       expect(result.valid, "valid").to.equal(false);
       const errors = result.valid ? [] : result.errors;
       const atField = errors.filter((e) => e.field === c.field);
@@ -173,7 +214,7 @@ describe("invalid resources (src/apis/testdata/invalid-resources.yaml)", () => {
 });
 
 describe("createCrdValidator", () => {
-  const validate = validators.Component;
+  const validate = validatorFor({ apiVersion: "dapr.io/v1alpha1", kind: "Component" });
   const component = (spec: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
     apiVersion: "dapr.io/v1alpha1",
     kind: "Component",

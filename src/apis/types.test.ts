@@ -1,13 +1,10 @@
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
-import { TYPES_FILE, generatedApiTypes, renderApiTypes } from "../../hack/gen-api-types.ts";
-import { readCrd, versionSchema, type JsonSchemaProps } from "./crd-schema.ts";
+import { TYPES_FILE, apiSchemas, generatedApiTypes, renderApiTypes } from "../../hack/gen-api-types.ts";
+import type { JsonSchemaProps } from "./crd-schema.ts";
 import type { Component, Configuration } from "./types.ts";
 
-const schemas = {
-  Component: versionSchema(readCrd("Component")),
-  Configuration: versionSchema(readCrd("Configuration")),
-};
+const schemas = apiSchemas();
 
 describe("src/apis/types.ts", () => {
   it("is what hack/gen-api-types.ts generates from crds/ (run it after changing crds/)", async function () {

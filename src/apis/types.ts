@@ -456,3 +456,568 @@ export interface WorkflowStateRetentionPolicy {
   /** Retention after termination; takes precedence over anyTerminal. */
   terminated?: string;
 }
+
+/** A declarative subscription of the apps in its scopes to a pub/sub topic, with routing rules. */
+export interface Subscription {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  /** App-ids that may use this subscription. Empty or absent means every app in the namespace. */
+  scopes?: string[];
+  /** The topic, the pub/sub component, and the routes of the app that receive the messages. */
+  spec: SubscriptionSpec;
+  /**
+   * Written by the Outrigger controller through the status subresource; creating or updating the
+   * resource itself leaves it unchanged.
+   */
+  status?: DeliveryStatus;
+}
+
+/** The topic, the pub/sub component, and the routes of the app that receive the messages. */
+export interface SubscriptionSpec {
+  /** Name of the pub/sub Component to subscribe through. */
+  pubsubname: string;
+  /** Name of the topic to subscribe to. */
+  topic: string;
+  /** Subscription settings for the pub/sub component, such as rawPayload. */
+  metadata?: Record<string, string>;
+  /** Topic that receives the messages the app fails to handle. */
+  deadLetterTopic?: string;
+  /** Delivers messages to the app in batches. */
+  bulkSubscribe?: BulkSubscribe;
+  /** Where messages go. The rules are tried in order; a message that matches none goes to default. */
+  routes: SubscriptionRoutes;
+}
+
+/** Delivers messages to the app in batches. */
+export interface BulkSubscribe {
+  /** Whether bulk delivery is on for this topic. */
+  enabled: boolean;
+  /** Most messages in one batch. */
+  maxMessagesCount?: number;
+  /** Longest wait, in milliseconds, before a batch that is not full is delivered. */
+  maxAwaitDurationMs?: number;
+}
+
+/** Where messages go. The rules are tried in order; a message that matches none goes to default. */
+export interface SubscriptionRoutes {
+  /** Path of the app for messages that match no rule. */
+  default?: string;
+  /** Match expressions and the path of the app for the messages each one matches. */
+  rules?: SubscriptionRule[];
+}
+
+export interface SubscriptionRule {
+  /** CEL expression over the event, such as event.type == "widget". */
+  match: string;
+  /** Path of the app for the messages that match. */
+  path: string;
+}
+
+/**
+ * Written by the Outrigger controller through the status subresource; creating or updating the
+ * resource itself leaves it unchanged.
+ */
+export interface DeliveryStatus {
+  /** The metadata.generation that this status describes. */
+  observedGeneration?: number;
+  /** Number of apps (namespace and app-id) whose sidecar config currently includes this resource. */
+  appCount?: number;
+  /**
+   * Current state of the resource. The Ready condition says whether it was delivered to the sidecars
+   * it reaches.
+   */
+  conditions?: Condition[];
+}
+
+/**
+ * A declarative subscription of the apps in its scopes to a pub/sub topic, with a single route
+ * (deprecated by Dapr in favour of v2alpha1).
+ */
+export interface SubscriptionV1alpha1 {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  /** App-ids that may use this subscription. Empty or absent means every app in the namespace. */
+  scopes?: string[];
+  /** The topic, the pub/sub component, and the single route of the app that receives the messages. */
+  spec: SubscriptionSpecV1alpha1;
+  /**
+   * Written by the Outrigger controller through the status subresource; creating or updating the
+   * resource itself leaves it unchanged.
+   */
+  status?: DeliveryStatus;
+}
+
+/** The topic, the pub/sub component, and the single route of the app that receives the messages. */
+export interface SubscriptionSpecV1alpha1 {
+  /** Name of the pub/sub Component to subscribe through. */
+  pubsubname: string;
+  /** Name of the topic to subscribe to. */
+  topic: string;
+  /** Subscription settings for the pub/sub component, such as rawPayload. */
+  metadata?: Record<string, string>;
+  /** Topic that receives the messages the app fails to handle. */
+  deadLetterTopic?: string;
+  /** Delivers messages to the app in batches. */
+  bulkSubscribe?: BulkSubscribe;
+  /** Path of the app that receives every message of the topic. */
+  route: string;
+}
+
+/**
+ * Timeouts, retries and circuit breakers that daprd applies to the apps, actors and components named
+ * in its targets, for the apps in its scopes.
+ */
+export interface Resiliency {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  /** App-ids that may use this resiliency policy. Empty or absent means every app in the namespace. */
+  scopes?: string[];
+  /** Named policies and the targets they apply to. */
+  spec: ResiliencySpec;
+  /**
+   * Written by the Outrigger controller through the status subresource; creating or updating the
+   * resource itself leaves it unchanged.
+   */
+  status?: DeliveryStatus;
+}
+
+/** Named policies and the targets they apply to. */
+export interface ResiliencySpec {
+  /** Timeouts, retries and circuit breakers, each by name. */
+  policies: ResiliencyPolicies;
+  /** What the policies apply to. */
+  targets: ResiliencyTargets;
+}
+
+/** Timeouts, retries and circuit breakers, each by name. */
+export interface ResiliencyPolicies {
+  /** Timeouts by name, each a duration such as 5s or a number of milliseconds. */
+  timeouts?: Record<string, string>;
+  /** Retry policies by name. */
+  retries?: Record<string, RetryPolicy>;
+  /** Circuit breakers by name. */
+  circuitBreakers?: Record<string, CircuitBreakerPolicy>;
+}
+
+export interface RetryPolicy {
+  /**
+   * constant (wait duration between attempts) or exponential (back off up to maxInterval), any letter
+   * case.
+   */
+  policy?: string;
+  /** Wait between attempts of a constant policy. */
+  duration?: string;
+  /** Longest wait between attempts of an exponential policy. */
+  maxInterval?: string;
+  /** Most retries; -1 retries forever. */
+  maxRetries?: number;
+  /** Which failures are retried. */
+  matching?: RetryMatching;
+}
+
+/** Which failures are retried. */
+export interface RetryMatching {
+  /** HTTP status codes and ranges to retry, such as 500-599,404. */
+  httpStatusCodes?: string;
+  /** gRPC status codes and ranges to retry, such as 1-4,8. */
+  gRPCStatusCodes?: string;
+}
+
+export interface CircuitBreakerPolicy {
+  /** Requests allowed through while half-open. */
+  maxRequests?: number;
+  /** Cyclic period in which the closed breaker clears its counts. */
+  interval?: string;
+  /** How long the breaker stays open before it lets requests through again. */
+  timeout?: string;
+  /** CEL expression over the failure counts that opens the breaker, such as consecutiveFailures > 5. */
+  trip?: string;
+}
+
+/** What the policies apply to. */
+export interface ResiliencyTargets {
+  /** Service invocation to other apps, by app-id. */
+  apps?: Record<string, AppTarget>;
+  /** Actor calls, by actor type. */
+  actors?: Record<string, ActorTarget>;
+  /** Calls to and from components, by component name. */
+  components?: Record<string, ComponentTarget>;
+}
+
+export interface AppTarget {
+  /** Name of a policy in spec.policies.timeouts. */
+  timeout?: string;
+  /** Name of a policy in spec.policies.retries. */
+  retry?: string;
+  /** Name of a policy in spec.policies.circuitBreakers. */
+  circuitBreaker?: string;
+  /** Most circuit breakers kept for this target. */
+  circuitBreakerCacheSize?: number;
+}
+
+export interface ActorTarget {
+  /** Name of a policy in spec.policies.timeouts. */
+  timeout?: string;
+  /** Name of a policy in spec.policies.retries. */
+  retry?: string;
+  /** Name of a policy in spec.policies.circuitBreakers. */
+  circuitBreaker?: string;
+  /** Whether the circuit breaker applies per actor type, per actor id, or both. */
+  circuitBreakerScope?: "type" | "id" | "both";
+  /** Most circuit breakers kept for this target. */
+  circuitBreakerCacheSize?: number;
+}
+
+export interface ComponentTarget {
+  /** Policies for calls from the component to the app (for example pub/sub deliveries). */
+  inbound?: ComponentInboundPolicies;
+  /** Policies for calls from daprd to the component. */
+  outbound?: ComponentOutboundPolicies;
+}
+
+/** Policies for calls from the component to the app (for example pub/sub deliveries). */
+export interface ComponentInboundPolicies {
+  /** Name of a policy in spec.policies.timeouts. */
+  timeout?: string;
+  /** Name of a policy in spec.policies.retries. */
+  retry?: string;
+  /** Name of a policy in spec.policies.circuitBreakers. */
+  circuitBreaker?: string;
+}
+
+/** Policies for calls from daprd to the component. */
+export interface ComponentOutboundPolicies {
+  /** Name of a policy in spec.policies.timeouts. */
+  timeout?: string;
+  /** Name of a policy in spec.policies.retries. */
+  retry?: string;
+  /** Name of a policy in spec.policies.circuitBreakers. */
+  circuitBreaker?: string;
+}
+
+/**
+ * An external HTTP service that the apps in its scopes invoke through daprd by name, with headers and
+ * client TLS.
+ */
+export interface HTTPEndpoint {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  /** App-ids that may use this HTTP endpoint. Empty or absent means every app in the namespace. */
+  scopes?: string[];
+  /** Where the secretKeyRef values of this endpoint are read from. */
+  auth?: HTTPEndpointAuth;
+  /** The external service and how daprd calls it. */
+  spec: HTTPEndpointSpec;
+  /**
+   * Written by the Outrigger controller through the status subresource; creating or updating the
+   * resource itself leaves it unchanged.
+   */
+  status?: DeliveryStatus;
+}
+
+/** Where the secretKeyRef values of this endpoint are read from. */
+export interface HTTPEndpointAuth {
+  /**
+   * Name of the secret store component that holds the referenced secrets. Without auth, the Kubernetes
+   * secret store of the namespace is used.
+   */
+  secretStore: string;
+}
+
+/** The external service and how daprd calls it. */
+export interface HTTPEndpointSpec {
+  /** URL of the service, such as https://api.example.com; apps invoke it by this resource's name. */
+  baseUrl: string;
+  /** HTTP headers daprd adds to every request to the endpoint. */
+  headers?: NameValuePair[];
+  /** TLS settings of daprd's connection to the endpoint. */
+  clientTLS?: ClientTLS;
+}
+
+/**
+ * A name and its value, given as a plain value, a reference to a secret, or the name of an environment
+ * variable of the sidecar.
+ */
+export interface NameValuePair {
+  /** The name. */
+  name: string;
+  /** Plain value; any JSON value (string, number, boolean, list or object). */
+  value?: JsonValue;
+  /**
+   * Reads the value from a key of a secret, in auth.secretStore or, without it, the Kubernetes secret
+   * store of the namespace.
+   */
+  secretKeyRef?: SecretKeySelector;
+  /** Reads the value from this environment variable of the daprd container. */
+  envRef?: string;
+}
+
+/**
+ * Reads the value from a key of a secret, in auth.secretStore or, without it, the Kubernetes secret
+ * store of the namespace.
+ */
+export interface SecretKeySelector {
+  /** Name of the secret. */
+  name: string;
+  /** Key inside the secret. Defaults to the secret name. */
+  key?: string;
+}
+
+/** TLS settings of daprd's connection to the endpoint. */
+export interface ClientTLS {
+  /** A PEM document, written here or read from a secret. */
+  rootCA?: TLSDocument;
+  /** A PEM document, written here or read from a secret. */
+  certificate?: TLSDocument;
+  /** A PEM document, written here or read from a secret. */
+  privateKey?: TLSDocument;
+  /** TLS renegotiation; Never when absent. */
+  renegotiation?: "Never" | "OnceAsClient" | "FreelyAsClient";
+}
+
+/** A PEM document, written here or read from a secret. */
+export interface TLSDocument {
+  /** The PEM text, written here. */
+  value?: JsonValue;
+  /**
+   * Reads the value from a key of a secret, in auth.secretStore or, without it, the Kubernetes secret
+   * store of the namespace.
+   */
+  secretKeyRef?: SecretKeySelector;
+}
+
+/**
+ * A connection to an MCP (Model Context Protocol) server whose tools the apps in its scopes call
+ * through durable workflows.
+ */
+export interface MCPServer {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  /** App-ids that may use this MCP server. Empty or absent means every app in the namespace. */
+  scopes?: string[];
+  /** How daprd reaches the MCP server, and the workflow hooks around its tool calls. */
+  spec: MCPServerSpec;
+  /**
+   * Written by the Outrigger controller through the status subresource; creating or updating the
+   * resource itself leaves it unchanged.
+   */
+  status?: DeliveryStatus;
+}
+
+/** How daprd reaches the MCP server, and the workflow hooks around its tool calls. */
+export interface MCPServerSpec {
+  /** The transport and target of the MCP server; exactly one of streamableHTTP, sse and stdio. */
+  endpoint: MCPEndpoint;
+  /** Whether daprd keeps running when this MCP server fails validation or secret resolution. */
+  ignoreErrors?: boolean;
+  /** Informational metadata (name, owner, tags, links); daprd does not use it. */
+  catalog?: MCPCatalog;
+  /** Workflows run around each tool call and tool listing. */
+  middleware?: MCPMiddleware;
+}
+
+/** The transport and target of the MCP server; exactly one of streamableHTTP, sse and stdio. */
+export interface MCPEndpoint {
+  /** The streamable HTTP transport. */
+  streamableHTTP?: MCPStreamableHTTP;
+  /** The legacy server-sent events transport. */
+  sse?: MCPSSE;
+  /** Runs the MCP server as a subprocess of daprd. */
+  stdio?: MCPStdio;
+}
+
+/** The streamable HTTP transport. */
+export interface MCPStreamableHTTP {
+  /** URL of the MCP server. */
+  url: string;
+  /** HTTP headers added to every request to the MCP server. */
+  headers?: NameValuePair[];
+  /** How daprd authenticates to the MCP server. */
+  auth?: MCPAuth;
+  /**
+   * MCP specification version the server implements, a date such as 2025-06-18; negotiated when
+   * absent.
+   */
+  protocolVersion?: string;
+  /** Deadline of each call to the MCP server. */
+  timeout?: string;
+}
+
+/** How daprd authenticates to the MCP server. */
+export interface MCPAuth {
+  /**
+   * Secret store that resolves the secretKeyRef values of headers; the Kubernetes secret store when
+   * absent.
+   */
+  secretStore?: string;
+  /** OAuth2 client credentials flow. */
+  oauth2?: MCPOAuth2;
+  /** Attaches the sidecar's SPIFFE JWT SVID to outbound requests. */
+  spiffe?: MCPSpiffe;
+}
+
+/** OAuth2 client credentials flow. */
+export interface MCPOAuth2 {
+  /** Token endpoint of the authorization server. */
+  issuer: string;
+  /** Audience requested for the token. */
+  audience?: string;
+  /** OAuth2 client identifier sent to the token endpoint. */
+  clientID?: string;
+  /** OAuth2 scopes requested. */
+  scopes?: string[];
+  /**
+   * Reads the value from a key of a secret, in auth.secretStore or, without it, the Kubernetes secret
+   * store of the namespace.
+   */
+  secretKeyRef?: SecretKeySelector;
+}
+
+/** Attaches the sidecar's SPIFFE JWT SVID to outbound requests. */
+export interface MCPSpiffe {
+  /** How the JWT SVID is attached. */
+  jwt?: MCPSpiffeJWT;
+}
+
+/** How the JWT SVID is attached. */
+export interface MCPSpiffeJWT {
+  /** Audience of the JWT, such as mcp://payments. */
+  audience: string;
+  /** HTTP header that carries the JWT, such as Authorization. */
+  header: string;
+  /** Text put before the JWT in the header, such as "Bearer ". */
+  headerValuePrefix?: string;
+}
+
+/** The legacy server-sent events transport. */
+export interface MCPSSE {
+  /** URL of the MCP server. */
+  url: string;
+  /** HTTP headers added to every request to the MCP server. */
+  headers?: NameValuePair[];
+  /** How daprd authenticates to the MCP server. */
+  auth?: MCPAuth;
+  /**
+   * MCP specification version the server implements, a date such as 2025-06-18; negotiated when
+   * absent.
+   */
+  protocolVersion?: string;
+  /** Deadline of each call to the MCP server. */
+  timeout?: string;
+}
+
+/** Runs the MCP server as a subprocess of daprd. */
+export interface MCPStdio {
+  /** Executable to run. */
+  command: string;
+  /** Arguments of the command. */
+  args?: string[];
+  /** Environment variables of the subprocess. */
+  env?: NameValuePair[];
+}
+
+/** Informational metadata (name, owner, tags, links); daprd does not use it. */
+export interface MCPCatalog {
+  displayName?: string;
+  description?: string;
+  /** The team responsible for the MCP server. */
+  owner?: MCPCatalogOwner;
+  tags?: string[];
+  /** Named URLs such as docs or runbook. */
+  links?: Record<string, string>;
+}
+
+/** The team responsible for the MCP server. */
+export interface MCPCatalogOwner {
+  team?: string;
+  contact?: string;
+}
+
+/** Workflows run around each tool call and tool listing. */
+export interface MCPMiddleware {
+  /** Run in order before each tool call; an error ends the call with an error result. */
+  beforeCallTool?: MCPMutatingHook[];
+  /** Run in order after each tool call; an error fails the call. */
+  afterCallTool?: MCPMutatingHook[];
+  /** Run in order before each tool listing; an error is returned. */
+  beforeListTools?: MCPHook[];
+  /** Run in order after each tool listing; errors are logged. */
+  afterListTools?: MCPMutatingHook[];
+}
+
+export interface MCPMutatingHook {
+  /** The Dapr workflow run as the hook. */
+  workflow: MCPHookWorkflow;
+  /** Whether the hook's result replaces the data passed on (otherwise it only checks or observes). */
+  mutate?: boolean;
+}
+
+/** The Dapr workflow run as the hook. */
+export interface MCPHookWorkflow {
+  /** Name of the workflow. */
+  workflowName: string;
+  /** App-id of the app that runs the workflow; the local app when absent. */
+  appID?: string;
+}
+
+export interface MCPHook {
+  /** The Dapr workflow run as the hook. */
+  workflow: MCPHookWorkflow;
+}
+
+/** Which apps may schedule, query and control which workflows and activities of the apps in its scopes. */
+export interface WorkflowAccessPolicy {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  /**
+   * App-ids that may use this workflow access policy. Empty or absent means every app in the
+   * namespace.
+   */
+  scopes?: string[];
+  /** Which callers may schedule which workflows and activities on the apps in the scopes. */
+  spec?: WorkflowAccessPolicySpec;
+  /**
+   * Written by the Outrigger controller through the status subresource; creating or updating the
+   * resource itself leaves it unchanged.
+   */
+  status?: DeliveryStatus;
+}
+
+/** Which callers may schedule which workflows and activities on the apps in the scopes. */
+export interface WorkflowAccessPolicySpec {
+  /** The allow-list. A call that no rule matches is denied. */
+  rules?: WorkflowAccessRule[];
+}
+
+/** Grants the callers access to the listed workflows and activities. */
+export interface WorkflowAccessRule {
+  /** The calling apps this rule applies to. */
+  callers: WorkflowCaller[];
+  /** Workflows the callers may act on. */
+  workflows?: WorkflowRule[];
+  /** Activities the callers may schedule. */
+  activities?: ActivityRule[];
+}
+
+export interface WorkflowCaller {
+  /** Dapr app-id of the caller. */
+  appID: string;
+}
+
+export interface WorkflowRule {
+  /** Exact name or glob pattern of the workflow. */
+  name: string;
+  /** The operations allowed. */
+  operations: Array<"schedule" | "terminate" | "raise" | "pause" | "resume" | "purge" | "get" | "rerun">;
+}
+
+export interface ActivityRule {
+  /** Exact name or glob pattern of the activity. */
+  name: string;
+}

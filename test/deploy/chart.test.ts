@@ -1,7 +1,7 @@
 // The Helm chart, rendered by the pinned helm: it lints, its CRDs are crds/ plus the keep
 // annotation, its values are checked, and what it wires together (flags, names, RBAC) matches
 // the binaries it runs. The server-side dry-run and the install are in test/e2e/deploy.e2e.ts.
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { expect } from "chai";
@@ -57,7 +57,7 @@ describe("the Helm chart", function () {
     });
 
     it("render as crds/ plus helm.sh/resource-policy: keep, and nothing else", function () {
-      const sources = ["components.dapr.io.yaml", "configurations.dapr.io.yaml"].map(
+      const sources = readdirSync(crdSourceDir).map(
         (f) => load(readFileSync(join(crdSourceDir, f), "utf8"), { schema: YAML11_SCHEMA }) as KubeObject,
       );
       const rendered = defaults.ofKind("CustomResourceDefinition");
@@ -69,6 +69,20 @@ describe("the Helm chart", function () {
         expected.metadata.annotations = { ...expected.metadata.annotations, [KEEP_ANNOTATION]: "keep" };
         expect(defaults.get("CustomResourceDefinition", source.metadata.name)).to.deep.equal(expected);
       }
+    });
+
+    it("send Subscription conversions to /convert of the release's injector Service", async function () {
+      const r = await render({ namespace: "dapr-cp", values: { injector: { service: { port: 8443 } } } });
+      const crd = r.get("CustomResourceDefinition", "subscriptions.dapr.io");
+      expect(crd.spec.conversion).to.deep.equal({
+        strategy: "Webhook",
+        webhook: {
+          conversionReviewVersions: ["v1"],
+          clientConfig: {
+            service: { namespace: "dapr-cp", name: "outrigger-injector", path: "/convert", port: 8443 },
+          },
+        },
+      });
     });
 
     it("are left out with crds.install=false", async function () {

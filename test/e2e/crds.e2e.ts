@@ -1,18 +1,24 @@
-// Issue 3: the Component and Configuration CRDs on a real API server. Every resource of Dapr's
+// Issues 3 and 13: the CRDs of every Dapr kind on a real API server. Every resource of Dapr's
 // documentation is accepted, invalid resources are rejected with a message naming the field,
 // and kubectl shows the printer columns, the status and the `dapr` category.
 import { expect } from "chai";
-import { corpusFiles, invalidCases, type CorpusFile } from "../../src/apis/conformance.testing.ts";
+import {
+  CORPUS_SETS,
+  corpusFiles,
+  invalidCases,
+  subscriptionV1alpha1Examples,
+  type CorpusFile,
+} from "../../src/apis/conformance.testing.ts";
 import { parseManifests, type DaprKind } from "../../src/apis/crd-schema.ts";
 import { repoRoot } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
 import { kubectl } from "./harness/util.ts";
+import { DAPR_RESOURCES } from "../../src/apis/resources.ts";
 
-const CRD_NAMES = ["components.dapr.io", "configurations.dapr.io"];
-const RESOURCE: Record<DaprKind, string> = {
-  Component: "components.dapr.io",
-  Configuration: "configurations.dapr.io",
-};
+const CRD_NAMES = DAPR_RESOURCES.map(({ names }) => `${names.plural}.dapr.io`);
+const RESOURCE = Object.fromEntries(
+  DAPR_RESOURCES.map(({ names }) => [names.kind, `${names.plural}.dapr.io`]),
+) as Record<DaprKind, string>;
 /** How kubectl names an object in its output: component.dapr.io/statestore */
 const objectRef = (kind: DaprKind, name: string) => `${kind.toLowerCase()}.dapr.io/${name}`;
 /** Several objects as one kubectl input: a v1 List, since JSON documents cannot be joined with ---. */
@@ -43,10 +49,10 @@ function objectName(file: CorpusFile): string {
   return file.name.replace(/\.ya?ml$/, "");
 }
 
-describe("CRDs: Component and Configuration (dapr.io/v1alpha1)", function () {
+describe("CRDs: every Dapr kind (dapr.io)", function () {
   const ns = useNamespace("crds");
 
-  it("kubectl apply -f crds/ works and both CRDs are Established", async () => {
+  it("kubectl apply -f crds/ works and every CRD is Established", async () => {
     await kubectl(["apply", "-f", `${repoRoot}crds`]);
     await kubectl([
       "wait",
@@ -61,22 +67,25 @@ describe("CRDs: Component and Configuration (dapr.io/v1alpha1)", function () {
       const conditions = Object.fromEntries(crd.status.conditions.map((c) => [c.type, c.status]));
       expect(conditions, crd.metadata.name).to.include({ Established: "True", NamesAccepted: "True" });
     }
+    expect(crds.items).to.have.length(CRD_NAMES.length);
     const resources = (await kubectl(["api-resources", "--api-group=dapr.io", "-o", "wide"])).stdout;
-    expect(resources).to.match(
-      /^components\s+daprcomp,dcomp\s+dapr\.io\/v1alpha1\s+true\s+Component\s.*dapr/m,
-    );
-    expect(resources).to.match(
-      /^configurations\s+daprconfig,dconf\s+dapr\.io\/v1alpha1\s+true\s+Configuration\s.*dapr/m,
-    );
+    for (const { names, versions } of DAPR_RESOURCES) {
+      // kubectl lists the preferred version, the stored one (v2alpha1 for Subscription).
+      const row = new RegExp(
+        `^${names.plural}\\s+${names.shortNames.join(",")}\\s+dapr\\.io/${versions[0]}\\s+true\\s+${names.kind}\\s.*dapr`,
+        "m",
+      );
+      expect(resources, names.kind).to.match(row);
+    }
   });
 
-  it("accepts every Component and Configuration of Dapr's docs (conformance corpus)", async function () {
+  it("accepts every resource of Dapr's docs (conformance corpus)", async function () {
     this.timeout(300_000);
-    const files = { Component: corpusFiles("Component"), Configuration: corpusFiles("Configuration") };
+    const files = new Map(CORPUS_SETS.map(({ kind }) => [kind, corpusFiles(kind)]));
     const documents: string[] = [];
     const fileOf = new Map<string, CorpusFile>();
-    for (const kind of ["Component", "Configuration"] as const) {
-      for (const file of files[kind]) {
+    for (const [kind, kindFiles] of files) {
+      for (const file of kindFiles) {
         const name = objectName(file);
         const text = withNameAndNamespace(file.text, name, ns.name);
         // The edit must change nothing but the object's name and namespace.
@@ -115,13 +124,35 @@ describe("CRDs: Component and Configuration (dapr.io/v1alpha1)", function () {
     const stored = async (resource: string) =>
       (await kubectl(["get", resource, "-o", "name"], { namespace: ns.name })).stdout.trim().split("\n")
         .length;
-    const components = await stored(RESOURCE.Component);
-    const configurations = await stored(RESOURCE.Configuration);
-    expect(components).to.equal(files.Component.length);
-    expect(configurations).to.equal(files.Configuration.length);
+    const counts: string[] = [];
+    let total = 0;
+    for (const [kind, kindFiles] of files) {
+      const count = await stored(RESOURCE[kind]);
+      expect(count, kind).to.equal(kindFiles.length);
+      counts.push(`${count} ${kind}`);
+      total += count;
+    }
+    console.log(`      conformance: ${total} of Dapr's docs resources accepted (${counts.join(", ")})`);
+  });
+
+  // While the injector does not serve /convert, a v1alpha1 Subscription passes validation at
+  // v1alpha1 and then fails at the conversion to the stored v2alpha1, with the API server's own
+  // error naming the Service (docs/crds.md). v2alpha1 requests, `kubectl get subscriptions` and
+  // `kubectl get dapr` need no conversion and work.
+  it("validates Dapr's docs v1alpha1 Subscriptions, then reports the unreachable conversion webhook", async () => {
+    const examples = subscriptionV1alpha1Examples();
+    let refused = 0;
+    for (const file of examples) {
+      const text = withNameAndNamespace(file.text, objectName(file), ns.name);
+      const result = await kubectl(["apply", "-f", "-"], { input: text, allowFail: true });
+      expect(result.stderr, file.name).to.match(
+        /conversion webhook for dapr\.io\/v1alpha1, Kind=Subscription failed: .*outrigger-injector/,
+      );
+      expect(result.stderr, file.name).to.not.include("is invalid");
+      refused++;
+    }
     console.log(
-      `      conformance: ${components + configurations} of Dapr's docs resources accepted ` +
-        `(${components} Components, ${configurations} Configurations)`,
+      `      Subscription v1alpha1: ${refused} of ${examples.length} docs examples valid, refused at the conversion (webhook not served)`,
     );
   });
 
@@ -226,5 +257,67 @@ describe("CRDs: Component and Configuration (dapr.io/v1alpha1)", function () {
       .trim()
       .split("\n");
     expect(short).to.have.members(dapr);
+  });
+
+  it("shows the new kinds' printer columns, short names and the dapr category", async () => {
+    const meta = (name: string) => ({ name, namespace: ns.name });
+    const objects = [
+      {
+        apiVersion: "dapr.io/v2alpha1",
+        kind: "Subscription",
+        metadata: meta("orders"),
+        spec: { pubsubname: "pubsub", topic: "orders", routes: { default: "/orders" } },
+      },
+      {
+        apiVersion: "dapr.io/v1alpha1",
+        kind: "Resiliency",
+        metadata: meta("retries"),
+        spec: { policies: { timeouts: { general: "5s" } }, targets: { apps: { b: { timeout: "general" } } } },
+      },
+      {
+        apiVersion: "dapr.io/v1alpha1",
+        kind: "HTTPEndpoint",
+        metadata: meta("external"),
+        spec: { baseUrl: "https://api.example.com" },
+      },
+      {
+        apiVersion: "dapr.io/v1alpha1",
+        kind: "MCPServer",
+        metadata: meta("tools"),
+        spec: { endpoint: { streamableHTTP: { url: "https://mcp.example.com/mcp", timeout: "30s" } } },
+      },
+      {
+        apiVersion: "dapr.io/v1alpha1",
+        kind: "WorkflowAccessPolicy",
+        metadata: meta("orders-policy"),
+        spec: { rules: [{ callers: [{ appID: "checkout" }], activities: [{ name: "Charge*" }] }] },
+      },
+    ];
+    await kubectl(["apply", "-f", "-"], { input: asList(...objects) });
+    const header = async (resource: string, wide = false) =>
+      (await kubectl(["get", resource, ...(wide ? ["-o", "wide"] : [])], { namespace: ns.name })).stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.trim().split(/\s{2,}/));
+    const subscriptions = await header("subscriptions");
+    expect(subscriptions[0]).to.deep.equal(["NAME", "PUBSUB", "TOPIC", "READY", "AGE"]);
+    expect(subscriptions[1]?.slice(0, 3)).to.deep.equal(["orders", "pubsub", "orders"]);
+    expect((await header("httpendpoints"))[0]).to.deep.equal(["NAME", "BASE URL", "READY", "AGE"]);
+    for (const resource of ["resiliencies", "mcpservers", "workflowaccesspolicies"]) {
+      expect((await header(resource))[0], resource).to.deep.equal(["NAME", "READY", "AGE"]);
+      expect((await header(resource, true))[0], resource).to.deep.equal(["NAME", "READY", "APPS", "AGE"]);
+    }
+
+    const names = objects.map((o) => `${o.kind.toLowerCase()}.dapr.io/${o.metadata.name}`);
+    const dapr = (await kubectl(["get", "dapr", "-o", "name"], { namespace: ns.name })).stdout
+      .trim()
+      .split("\n");
+    expect(dapr).to.include.members(names);
+    const short = (
+      await kubectl(["get", "dsub,dres,dhttp,dmcp,dwap", "-o", "name"], { namespace: ns.name })
+    ).stdout
+      .trim()
+      .split("\n");
+    expect(short).to.have.members(names);
   });
 });
