@@ -21,23 +21,26 @@ export const CONFIGURATION_KEY = "configuration.yaml";
  * sees later changes only at its 60 s backup reconcile), while the root is the one directory the
  * kubelet never replaces, and every swap happens inside it.
  *
- * The Configuration file sits in the resources path too. In standalone mode that is the only way
- * a changed Configuration reaches a running daprd: its hot reloader sees a Configuration
- * document there and restarts the runtime in-process (SIGHUP), re-reading `--config`. daprd cannot
- * tell a changed Configuration from an unchanged one in this mode, so every change of the sidecar
- * config takes that restart (docs/sidecar-config.md).
+ * The Configuration file is outside the resources path (`config/`, a directory daprd does not
+ * read resources from). Inside it, daprd's hot reloader would restart its runtime (SIGHUP) on
+ * every update, because standalone daprd does not remember the Configuration it loaded; the
+ * kubelet's swap is several file events, and two restarts in quick succession made daprd exit
+ * ("address already in use") in one of seven measured runs. So Components, Secrets and their
+ * metadata are hot-reloaded without a restart, and a changed Configuration takes effect when
+ * daprd next starts (docs/sidecar-config.md).
  */
 export const SIDECAR_CONFIG_VOLUME = "outrigger-sidecar-config";
 export const SIDECAR_CONFIG_MOUNT_PATH = "/var/run/outrigger/sidecar";
 /** `--resources-path` of daprd. */
 export const SIDECAR_RESOURCES_PATH = SIDECAR_CONFIG_MOUNT_PATH;
 /** `--config` of daprd: the rendered Configuration file. */
-export const SIDECAR_CONFIG_FILE = `${SIDECAR_CONFIG_MOUNT_PATH}/${CONFIGURATION_KEY}`;
+export const SIDECAR_CONFIG_DIR = "config";
+export const SIDECAR_CONFIG_FILE = `${SIDECAR_CONFIG_MOUNT_PATH}/${SIDECAR_CONFIG_DIR}/${CONFIGURATION_KEY}`;
 
 /** The Secret volume items: Secret key -> path inside the mount. */
 export const SIDECAR_CONFIG_ITEMS: ReadonlyArray<{ key: string; path: string }> = [
   { key: COMPONENTS_KEY, path: COMPONENTS_KEY },
-  { key: CONFIGURATION_KEY, path: CONFIGURATION_KEY },
+  { key: CONFIGURATION_KEY, path: `${SIDECAR_CONFIG_DIR}/${CONFIGURATION_KEY}` },
 ];
 
 /** Name of the Secret holding the sidecar config of an app. App-ids are DNS-1123 labels (<= 63), so this fits. */
