@@ -15,7 +15,8 @@ describe("injector benchmark (smoke)", function () {
       concurrency: [1, 2],
       rounds: 2,
       warmupMs: 100,
-      durationMs: 400,
+      // Long enough that a loaded machine still completes reviews inside each window.
+      durationMs: 1000,
       logLevel: "warn",
       cli: join(repoRoot, "src/cli.ts"),
       profile: false,
@@ -31,7 +32,7 @@ describe("injector benchmark (smoke)", function () {
         expect(run.errors).to.equal(0);
         expect(run.verified).to.be.greaterThan(0);
         expect(run.throughput).to.be.greaterThan(0);
-        expect(run.latencyMs.p99).to.be.at.least(run.latencyMs.p50);
+        if (run.latencyMs.count > 0) expect(run.latencyMs.p99).to.be.at.least(run.latencyMs.p50);
       }
     }
     expect(r.halfPeak.perSecond).to.equal(Math.max(1, Math.floor(r.peak.injector / 2)));

@@ -221,9 +221,14 @@ async function measure(
   if (result.verified === 0) throw new Error(`${server.name}: no answer was verified`);
   const what = mode.kind === "closed" ? `concurrency ${mode.concurrency}` : `${mode.perSecond}/s`;
   opts.progress(
-    `  ${server.name.padEnd(9)} ${what.padEnd(14)} ${Math.round(result.throughput)} reviews/s, p50 ${result.latencyMs.p50.toFixed(2)} ms, p99 ${result.latencyMs.p99.toFixed(2)} ms, server CPU ${serverCpuPercent?.toFixed(0) ?? "?"}%, client CPU ${result.clientCpuPercent.toFixed(0)}%`,
+    `  ${server.name.padEnd(9)} ${what.padEnd(14)} ${Math.round(result.throughput)} reviews/s, p50 ${latencyText(result.latencyMs.p50)}, p99 ${latencyText(result.latencyMs.p99)}, server CPU ${serverCpuPercent?.toFixed(0) ?? "?"}%, client CPU ${result.clientCpuPercent.toFixed(0)}%`,
   );
   return { ...result, serverCpuPercent, windowUs };
+}
+
+/** A latency for the progress line; a window in which no review completed has none (NaN, or null once sent between processes). */
+function latencyText(ms: number | null): string {
+  return typeof ms === "number" && Number.isFinite(ms) ? `${ms.toFixed(2)} ms` : "no sample";
 }
 
 export async function runInjectorBench(opts: InjectorBenchOptions): Promise<InjectorBenchResult> {
