@@ -34,6 +34,8 @@ function parseContainerArgs(cmd: Command, args: string[]): Record<string, unknow
 }
 
 describe("the Helm chart", function () {
+  // Each test runs helm, a separate process: on a busy 2-core machine one call took over 10 s.
+  this.timeout(60_000);
   let defaults: Rendering;
   let ha: Rendering;
 

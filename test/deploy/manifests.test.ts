@@ -11,6 +11,8 @@ const run = promisify(execFile);
 const manifestsFile = join(repoRoot, "deploy/manifests/outrigger.yaml");
 
 describe("deploy/manifests/outrigger.yaml", function () {
+  // Each test runs helm, a separate process: on a busy 2-core machine one call took over 10 s.
+  this.timeout(60_000);
   before(async function () {
     this.timeout(30 * 60_000); // the first run builds helm
     await helm();
