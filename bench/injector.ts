@@ -362,7 +362,8 @@ async function profileBoth(
   return { injector: out.injector!, reference: out.reference!, files };
 }
 
-const ms = (n: number) => n.toFixed(2);
+/** Milliseconds for a table; "-" where a window had no sample (NaN, or null once sent between processes). */
+const ms = (n: number | null) => (typeof n === "number" && Number.isFinite(n) ? n.toFixed(2) : "-");
 
 export function injectorReport(r: InjectorBenchResult): string {
   const parts = [
