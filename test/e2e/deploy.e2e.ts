@@ -8,7 +8,7 @@
 // cluster, its namespaceSelector matches only this run's app namespace, and after() removes
 // it whatever happened.
 import { corpusFiles } from "../../src/apis/conformance.testing.ts";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -30,7 +30,10 @@ import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, kubectl } from "./harness/util.ts";
 import { localInjectorArgs } from "../../hack/local-injector.ts";
 
-const CRDS = ["components.dapr.io", "configurations.dapr.io"];
+/** Every CRD the chart installs (crds/): the suite may have applied any of them without Helm. */
+const CRDS = readdirSync(join(repoRoot, "crds"))
+  .filter((f) => f.endsWith(".yaml"))
+  .map((f) => f.slice(0, -".yaml".length));
 const SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.3";
 const NEW_SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.4";
 const PREVIOUS_MARKER = "Outrigger e2e: the previous chart version";
