@@ -10,6 +10,7 @@ import type { Command } from "../../src/shared/command.ts";
 import { controllerCommand } from "../../src/controller/command.ts";
 import { injectorCommand } from "../../src/injector/command.ts";
 import { resources } from "../../src/controller/runtime/resource.ts";
+import { CONVERSION_CRD } from "../../src/injector/crd-conversion.ts";
 import { DEFAULT_SIDECAR_IMAGE, builtInSidecarDefaults } from "../../src/sidecar/defaults.ts";
 import { KEEP_ANNOTATION, chartCrdDrift, crdSourceDir } from "../../hack/sync-chart-crds.ts";
 import {
@@ -469,11 +470,14 @@ describe("the Helm chart", function () {
       for (const verb of ["create", "update", "delete"]) expect(granted(verb)).to.deep.equal([]);
     });
 
-    it("gives the injector nothing cluster-wide but its own webhook configuration", function () {
+    it("gives the injector nothing cluster-wide but its own webhook configuration and the Subscription CRD", function () {
       const rules = rulesOf(defaults, "ClusterRole", "outrigger-injector");
-      expect(rules).to.have.length(1);
+      expect(rules).to.have.length(2);
       expect(rules[0]!.resources).to.deep.equal(["mutatingwebhookconfigurations"]);
       expect(rules[0]!.resourceNames).to.deep.equal(["outrigger-injector"]);
+      expect(rules[1]!.resources).to.deep.equal(["customresourcedefinitions"]);
+      expect(rules[1]!.resourceNames).to.deep.equal([CONVERSION_CRD]);
+      for (const r of rules) expect(r.verbs).to.deep.equal(["get", "update"]);
     });
 
     it("names the cluster-scoped objects after the release, so two releases can coexist", async function () {
