@@ -3,11 +3,13 @@
 // names the resources whose status must be computed again. Bounded by the apps: a gone app's
 // entry is deleted.
 import { contentHash } from "./hash.ts";
+import { DELIVERED_KINDS } from "./delivered-kinds.ts";
 import type { SidecarConfig } from "./sidecar-config.ts";
 import type { StatusKind } from "./owned-writer.ts";
 
 /** What status reads of an app's sidecar config. */
-export type AppResult = Pick<SidecarConfig, "components" | "configuration">;
+export type AppResult = Pick<SidecarConfig, "components" | "configuration"> &
+  Partial<Pick<SidecarConfig, "resources">>;
 
 export interface ResourceRef {
   kind: StatusKind;
@@ -76,6 +78,14 @@ export function changedResources(
     const now = after?.components.find((r) => r.name === name);
     if (contentHash(was ?? null) !== contentHash(now ?? null))
       out.push({ kind: "Component", namespace, name });
+  }
+  for (const { kind } of DELIVERED_KINDS) {
+    const of = (c: AppResult | undefined) => c?.resources?.[kind] ?? [];
+    for (const name of new Set([...of(before), ...of(after)].map((r) => r.name))) {
+      const was = of(before).find((r) => r.name === name);
+      const now = of(after).find((r) => r.name === name);
+      if (contentHash(was ?? null) !== contentHash(now ?? null)) out.push({ kind, namespace, name });
+    }
   }
   const cfgName = (c: AppResult | undefined) => c?.configuration.name;
   for (const name of new Set([cfgName(before), cfgName(after)])) {

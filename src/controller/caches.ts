@@ -13,7 +13,7 @@ import type {
   V1Service,
   V1StatefulSet,
 } from "@kubernetes/client-node";
-import type { Component, Configuration } from "../apis/types.ts";
+import type { Component, Configuration, HTTPEndpoint, Resiliency, Subscription } from "../apis/types.ts";
 import { APP_ID_LABEL } from "../sidecar/config-secret.ts";
 import { appKey, appsFromObjects, type AppObjects, type AppsResult } from "./apps.ts";
 import { leftoverAppServices } from "./app-service.ts";
@@ -24,6 +24,9 @@ import { leftoverSidecarConfigSecrets } from "./sidecar-config.ts";
 export interface ControllerCaches {
   components: ObjectCacheReader<Component>;
   configurations: ObjectCacheReader<Configuration>;
+  subscriptions: ObjectCacheReader<Subscription>;
+  resiliencies: ObjectCacheReader<Resiliency>;
+  httpEndpoints: ObjectCacheReader<HTTPEndpoint>;
   secrets: ObjectCacheReader<V1Secret>;
   /** Only the Services carrying our managed-by label. */
   services: ObjectCacheReader<V1Service>;
@@ -36,7 +39,18 @@ export interface ControllerCaches {
   cronJobs: ObjectCacheReader<V1CronJob>;
 }
 
-/** Secondary index of Components and Configurations: the "namespace/name" of each Secret they reference. */
+/** The caches of the kinds delivered besides Components, by kind. */
+export function deliveredCaches(
+  c: Pick<ControllerCaches, "subscriptions" | "resiliencies" | "httpEndpoints">,
+) {
+  return {
+    Subscription: c.subscriptions,
+    Resiliency: c.resiliencies,
+    HTTPEndpoint: c.httpEndpoints,
+  } as const;
+}
+
+/** Secondary index of Components, Configurations and HTTPEndpoints: the "namespace/name" of each Secret they reference. */
 export const SECRET_REF_INDEX = "secretRef";
 
 /** The app sources of one namespace, or of all when `namespace` is undefined. */
@@ -79,6 +93,9 @@ export function cachesOf(objects: Iterable<KubernetesObject>): ControllerCaches 
   const c = {
     components: new ObjectCache<Component>(),
     configurations: new ObjectCache<Configuration>(),
+    subscriptions: new ObjectCache<Subscription>(),
+    resiliencies: new ObjectCache<Resiliency>(),
+    httpEndpoints: new ObjectCache<HTTPEndpoint>(),
     secrets: new ObjectCache<V1Secret>(),
     services: new ObjectCache<V1Service>(),
     pods: new ObjectCache<V1Pod>(),
@@ -92,6 +109,9 @@ export function cachesOf(objects: Iterable<KubernetesObject>): ControllerCaches 
   const byKind: Record<string, ObjectCache<KubernetesObject>> = {
     Component: c.components,
     Configuration: c.configurations,
+    Subscription: c.subscriptions,
+    Resiliency: c.resiliencies,
+    HTTPEndpoint: c.httpEndpoints,
     Secret: c.secrets,
     Service: c.services,
     Pod: c.pods,

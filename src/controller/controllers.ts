@@ -4,6 +4,7 @@
 //   stale-sidecars         Events on stale pods, status  key namespace/appId
 //   component-status       status of each Component      key namespace/name
 //   configuration-status   status of each Configuration  key namespace/name
+//   subscription-status, resiliency-status, httpendpoint-status   likewise
 // A new kind of resource with a status adds its StatusSpec (reconcile-status.ts) and one line
 // in `statusControllers` below.
 import type { KubernetesObject, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
@@ -16,6 +17,7 @@ import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/default
 import { AppResults, type ResourceRef } from "./app-results.ts";
 import { appKey } from "./apps.ts";
 import { appKeysOfNamespace, SECRET_REF_INDEX, type ControllerCaches } from "./caches.ts";
+import { deliveredKindSpec, type DeliveredResource } from "./delivered-kinds.ts";
 import { EventRecorder } from "./event-recorder.ts";
 import { contentHash } from "./hash.ts";
 import type { ControllerInformers } from "./manager.ts";
@@ -27,6 +29,7 @@ import { reconcileStaleSidecars } from "./reconcile-stale-sidecars.ts";
 import {
   componentStatusSpec,
   configurationStatusSpec,
+  deliveredStatusSpec,
   reconcileStatus,
   type StatusSpec,
 } from "./reconcile-status.ts";
@@ -79,10 +82,15 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
   const tracker = new StaleSidecarTracker(o.sidecarDefaults ?? builtInSidecarDefaults);
 
   // Secrets referenced by Components and Configurations, to find their users when one changes.
-  const secretRefs = (kind: StatusKind) => (obj: Component | Configuration) =>
+  const secretRefs = (kind: "Component" | "Configuration") => (obj: Component | Configuration) =>
     referencedSecretNames(obj, kind).map((name) => `${obj.metadata?.namespace}/${name}`);
   inf.components.addIndex(SECRET_REF_INDEX, secretRefs("Component"));
   inf.configurations.addIndex(SECRET_REF_INDEX, secretRefs("Configuration"));
+  inf.httpEndpoints.addIndex(SECRET_REF_INDEX, (obj) =>
+    deliveredKindSpec("HTTPEndpoint")
+      .secretNames(obj)
+      .map((name) => `${obj.metadata?.namespace}/${name}`),
+  );
 
   // Bookkeeping on every replica, before any controller maps the event.
   const observe = (kind: "Secret" | "Service" | StatusKind, o: KubernetesObject, gone = false) => {
@@ -95,6 +103,9 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     ["Service", inf.services],
     ["Component", inf.components],
     ["Configuration", inf.configurations],
+    ["Subscription", inf.subscriptions],
+    ["Resiliency", inf.resiliencies],
+    ["HTTPEndpoint", inf.httpEndpoints],
   ] as const) {
     (i as Informer<KubernetesObject>).addEventHandler({
       onAdd: (obj) => observe(kind, obj),
@@ -140,7 +151,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
   };
 
   // --- Status, one controller per kind -------------------------------------------------------
-  const statusController = <T extends Component | Configuration>(
+  const statusController = <T extends Component | Configuration | DeliveredResource>(
     spec: StatusSpec<T>,
     informer: Informer<T>,
   ) =>
@@ -164,6 +175,9 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
   const statusControllers: Record<StatusKind, Controller> = {
     Component: statusController(componentStatusSpec, inf.components),
     Configuration: statusController(configurationStatusSpec, inf.configurations),
+    Subscription: statusController(deliveredStatusSpec("Subscription"), asDelivered(inf.subscriptions)),
+    Resiliency: statusController(deliveredStatusSpec("Resiliency"), asDelivered(inf.resiliencies)),
+    HTTPEndpoint: statusController(deliveredStatusSpec("HTTPEndpoint"), asDelivered(inf.httpEndpoints)),
   };
   const requeueStatus = (refs: ResourceRef[]) => {
     for (const r of refs) statusControllers[r.kind].add(`${r.namespace}/${r.name}`);
@@ -173,6 +187,9 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
   const sidecarConfig = withAppSources(newController("sidecar-config", deps))
     .watches(inf.components, appsOfNamespace)
     .watches(inf.configurations, appsOfNamespace)
+    .watches(inf.subscriptions, appsOfNamespace)
+    .watches(inf.resiliencies, appsOfNamespace)
+    .watches(inf.httpEndpoints, appsOfNamespace)
     .watches(inf.secrets, (s: V1Secret) => {
       const keys: string[] = [];
       const appId = s.metadata?.labels?.[APP_ID_LABEL];
@@ -181,6 +198,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
       const users = [
         ...caches.components.byIndex(SECRET_REF_INDEX, key),
         ...caches.configurations.byIndex(SECRET_REF_INDEX, key),
+        ...caches.httpEndpoints.byIndex(SECRET_REF_INDEX, key),
       ];
       if (users.length > 0) keys.push(...appsOfNamespace(s));
       return keys;
@@ -224,6 +242,11 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
       }
     },
   };
+}
+
+/** The informer of one delivered kind, typed as the union its StatusSpec takes. */
+function asDelivered<T extends DeliveredResource>(i: Informer<T>): Informer<DeliveredResource> {
+  return i as unknown as Informer<DeliveredResource>;
 }
 
 function namespacesWithApps(c: ControllerCaches): Set<string> {

@@ -101,6 +101,7 @@ function runCase(text: string, trim = false) {
       hash: config.hash,
       components: config.components,
       configuration: config.configuration,
+      resources: config.resources,
       files: config.data,
     })),
     conflicts: result.conflicts.map((c) => c.message),
@@ -115,7 +116,7 @@ const cases = readdirSync(dir)
 
 describe("controller golden cases", () => {
   it("has cases", () => {
-    expect(cases).to.include.members(["basic", "last-good", "apps-and-defaults"]);
+    expect(cases).to.include.members(["basic", "last-good", "apps-and-defaults", "delivered-kinds"]);
   });
 
   for (const name of cases) {

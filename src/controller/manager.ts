@@ -71,6 +71,9 @@ export class Manager {
     this.informers = {
       components: inf(resources.components, trimmedDaprResource),
       configurations: inf(resources.configurations, trimmedDaprResource),
+      subscriptions: inf(resources.subscriptions, trimmedDaprResource),
+      resiliencies: inf(resources.resiliencies, trimmedDaprResource),
+      httpEndpoints: inf(resources.httpEndpoints, trimmedDaprResource),
       secrets: inf(resources.secrets, withoutManagedFields),
       services: inf(resources.services, withoutManagedFields, {
         labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,

@@ -23,10 +23,13 @@ const KINDS = {
   Service: { rt: resources.services, metric: "services" },
   Component: { rt: resources.components, metric: "status" },
   Configuration: { rt: resources.configurations, metric: "status" },
+  Subscription: { rt: resources.subscriptions, metric: "status" },
+  Resiliency: { rt: resources.resiliencies, metric: "status" },
+  HTTPEndpoint: { rt: resources.httpEndpoints, metric: "status" },
 } as const;
 
 export type OwnedKind = "Secret" | "Service";
-export type StatusKind = "Component" | "Configuration";
+export type StatusKind = "Component" | "Configuration" | "Subscription" | "Resiliency" | "HTTPEndpoint";
 
 export interface ObjectRef<K extends string = OwnedKind | StatusKind> {
   kind: K;

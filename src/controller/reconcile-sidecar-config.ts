@@ -6,7 +6,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, sidecarConfigSecretName } from "../sidecar/config-secret.ts";
 import type { App, AppsResult } from "./apps.ts";
 import type { AppResults, ResourceRef } from "./app-results.ts";
-import { appsIn, type ControllerCaches } from "./caches.ts";
+import { appsIn, deliveredCaches, type ControllerCaches } from "./caches.ts";
 import type { EventSink } from "./event-recorder.ts";
 import type { OwnedWriter } from "./owned-writer.ts";
 import { splitKey } from "./runtime/cache.ts";
@@ -27,7 +27,10 @@ import {
  */
 export function renderSidecarConfig(
   app: App,
-  caches: Pick<ControllerCaches, "components" | "configurations" | "secrets">,
+  caches: Pick<
+    ControllerCaches,
+    "components" | "configurations" | "secrets" | "subscriptions" | "resiliencies" | "httpEndpoints"
+  >,
   previous: V1Secret | undefined = caches.secrets.getByName(
     app.namespace,
     sidecarConfigSecretName(app.appId),
@@ -42,6 +45,12 @@ export function renderSidecarConfig(
     configuration,
     (ns, n) => caches.secrets.getByName(ns, n),
     previous && isOurs(previous) ? previous : undefined,
+    Object.fromEntries(
+      Object.entries(deliveredCaches(caches)).map(([kind, cache]) => [
+        kind,
+        cache.listNamespace(app.namespace),
+      ]),
+    ),
   );
   return { config, secret: sidecarConfigSecret(app, config) };
 }
@@ -83,7 +92,11 @@ export async function reconcileSidecarConfig(
       await io.writer.update(ref, existing, secretForUpdate(existing, desired), config.hash, log);
   }
   io.onResultsChanged(
-    io.results.set(namespace, key, { components: config.components, configuration: config.configuration }),
+    io.results.set(namespace, key, {
+      components: config.components,
+      configuration: config.configuration,
+      resources: config.resources,
+    }),
   );
 }
 

@@ -8,11 +8,13 @@ import { renderSidecarConfig } from "./reconcile-sidecar-config.ts";
 import {
   componentStatusSpec,
   configurationStatusSpec,
+  deliveredStatusSpec,
   desiredStatus,
   reconcileStatus,
   type StatusIO,
 } from "./reconcile-status.ts";
 import { appsIn } from "./caches.ts";
+import type { DeliveredResource } from "./delivered-kinds.ts";
 import type { StaleSidecar } from "./stale-sidecars.ts";
 
 const NS = "shop";
@@ -55,12 +57,15 @@ function world(objects: KubernetesObject[], stale: StaleSidecar[] = []) {
     results.set(NS, `${NS}/${app.appId}`, {
       components: config.components,
       configuration: config.configuration,
+      resources: config.resources,
     });
   }
   const f = fakeWriter();
   const staleOf = (namespace: string, appIds: ReadonlySet<string>) =>
     stale.filter((s) => s.namespace === namespace && appIds.has(s.appId));
-  const io = <T extends Component | Configuration>(cache: StatusIO<T>["cache"]): StatusIO<T> => ({
+  const io = <T extends Component | Configuration | DeliveredResource>(
+    cache: StatusIO<T>["cache"],
+  ): StatusIO<T> => ({
     cache,
     secrets: caches.secrets,
     results,
@@ -127,6 +132,57 @@ describe("status reconcilers", () => {
     const status = (w.api.writes()[0]?.body as { status: ResourceStatus }).status;
     expect(status.staleSidecars).to.equal(1);
     expect(status.conditions?.find((c) => c.type === "SidecarsCurrent")?.status).to.equal("False");
+  });
+
+  it("report an HTTPEndpoint delivered to the apps in its scopes, without stale-sidecar fields", async () => {
+    const endpoint = {
+      apiVersion: "dapr.io/v1alpha1",
+      kind: "HTTPEndpoint",
+      metadata: { name: "billing", namespace: NS, generation: 2 },
+      scopes: ["orders"],
+      spec: { baseUrl: "http://billing", headers: [{ name: "X", secretKeyRef: { name: "gone", key: "k" } }] },
+    } as KubernetesObject;
+    const stale: StaleSidecar[] = [
+      { namespace: NS, pod: "orders-1", appId: "orders", reasons: ["image"], message: "stale" },
+    ];
+    const w = world([pod("orders"), pod("cart"), endpoint], stale);
+    const spec = deliveredStatusSpec("HTTPEndpoint");
+    await reconcileStatus(spec, `${NS}/billing`, w.io(w.caches.httpEndpoints as never), silentLog);
+    const writes = w.api.writes();
+    expect(writes.map((r) => `${r.method} ${r.path}`)).to.deep.equal([
+      `PATCH /apis/dapr.io/v1alpha1/namespaces/${NS}/httpendpoints/billing/status`,
+    ]);
+    const status = (writes[0]?.body as { status: ResourceStatus }).status;
+    expect(status.observedGeneration).to.equal(2);
+    expect(status.appCount).to.equal(0);
+    expect(status.staleSidecars).to.equal(undefined);
+    expect(status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`)).to.deep.equal([
+      "Ready=False/SecretNotFound",
+    ]);
+    expect(status.conditions?.[0]?.message)
+      .to.contain('Secret "gone" not found')
+      .and.contain("1 app goes without it");
+  });
+
+  it("report a Subscription at the version the API server stores (v2alpha1)", async () => {
+    const sub = {
+      apiVersion: "dapr.io/v2alpha1",
+      kind: "Subscription",
+      metadata: { name: "orders", namespace: NS, generation: 1 },
+      spec: { pubsubname: "pubsub", topic: "orders", routes: { default: "/orders" } },
+    } as KubernetesObject;
+    const w = world([pod("orders"), pod("cart"), sub]);
+    await reconcileStatus(
+      deliveredStatusSpec("Subscription"),
+      `${NS}/orders`,
+      w.io(w.caches.subscriptions as never),
+      silentLog,
+    );
+    const [write] = w.api.writes();
+    expect(write?.path).to.equal(`/apis/dapr.io/v2alpha1/namespaces/${NS}/subscriptions/orders/status`);
+    const status = (write?.body as { status: ResourceStatus }).status;
+    expect(status.appCount).to.equal(2);
+    expect(status.conditions?.[0]?.reason).to.equal("Ready");
   });
 
   it("do nothing for a resource that is gone", async () => {

@@ -10,12 +10,13 @@ import { contentHash } from "./hash.ts";
 import type { OwnedWriter, StatusKind } from "./owned-writer.ts";
 import { splitKey, type ObjectCacheReader } from "./runtime/cache.ts";
 import type { ReconcileResult } from "./runtime/controller.ts";
+import { deliveredKindSpec, type DeliveredKind, type DeliveredResource } from "./delivered-kinds.ts";
 import { resolveComponent, resolveConfiguration, type SecretLookup } from "./sidecar-config.ts";
 import type { StaleSidecar } from "./stale-sidecars.ts";
 import { withStaleSidecars } from "./stale-sidecars.ts";
 import { componentStatus, configurationStatus, statusChanged } from "./status.ts";
 
-type DaprResource = Component | Configuration;
+type DaprResource = Component | Configuration | DeliveredResource;
 
 /** What differs between the kinds whose status is reported. */
 export interface StatusSpec<T extends DaprResource> {
@@ -30,6 +31,8 @@ export interface StatusSpec<T extends DaprResource> {
   ): ResourceStatus;
   /** Whether an app's result reaches the resource named `name` (its stale sidecars count). */
   reaches(result: AppResult, name: string): boolean;
+  /** Whether the status reports stale sidecars (`staleSidecars`, `SidecarsCurrent`); the delivered kinds' schema has no such field. */
+  staleSidecars: boolean;
 }
 
 export const componentStatusSpec: StatusSpec<Component> = {
@@ -45,6 +48,7 @@ export const componentStatusSpec: StatusSpec<Component> = {
     );
   },
   reaches: (c, name) => c.components.some((r) => r.name === name && r.served !== "none"),
+  staleSidecars: true,
 };
 
 export const configurationStatusSpec: StatusSpec<Configuration> = {
@@ -58,7 +62,31 @@ export const configurationStatusSpec: StatusSpec<Configuration> = {
       resolveConfiguration(obj, secrets),
     ),
   reaches: (c, name) => c.configuration.name === name,
+  staleSidecars: true,
 };
+
+/**
+ * Status of a Subscription, Resiliency or HTTPEndpoint: Ready, observedGeneration and appCount,
+ * exactly as a Component's (the same scope rule, the same last good version).
+ */
+export function deliveredStatusSpec(kind: DeliveredKind): StatusSpec<DeliveredResource> {
+  const spec = deliveredKindSpec(kind);
+  return {
+    kind,
+    status: (obj, results, now, previous, secrets) => {
+      const name = obj.metadata?.name;
+      return componentStatus(
+        obj,
+        results.flatMap((c) => (c.resources?.[kind] ?? []).filter((r) => r.name === name)),
+        now,
+        previous,
+        spec.resolve(obj, secrets),
+      );
+    },
+    reaches: (c, name) => (c.resources?.[kind] ?? []).some((r) => r.name === name && r.served !== "none"),
+    staleSidecars: false,
+  };
+}
 
 /**
  * The status `obj` should have now: from the results of the apps of its namespace (by app key),
@@ -84,7 +112,7 @@ export function desiredStatus<T extends DaprResource>(
     previous,
     secrets,
   );
-  return withStaleSidecars(base, staleOf(reached), now, previous);
+  return spec.staleSidecars ? withStaleSidecars(base, staleOf(reached), now, previous) : base;
 }
 
 export interface StatusIO<T extends DaprResource> {

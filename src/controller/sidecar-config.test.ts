@@ -2,7 +2,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { load } from "js-yaml";
 import type { JsonValue } from "../apis/types.ts";
-import { COMPONENTS_KEY, CONFIGURATION_KEY } from "../sidecar/config-secret.ts";
+import { COMPONENTS_KEY, CONFIGURATION_KEY, SIDECAR_CONFIG_ITEMS } from "../sidecar/config-secret.ts";
 import { CONFIG_HASH_ANNOTATION } from "./hash.ts";
 import {
   componentAppliesTo,
@@ -607,7 +607,9 @@ describe("the sidecar config Secret", () => {
     expect(Buffer.from(desired.data?.[COMPONENTS_KEY] ?? "", "base64").toString()).to.equal(
       config.data[COMPONENTS_KEY],
     );
-    expect(Object.keys(desired.data ?? {}).sort()).to.deep.equal([COMPONENTS_KEY, CONFIGURATION_KEY].sort());
+    expect(Object.keys(desired.data ?? {}).sort()).to.deep.equal(
+      SIDECAR_CONFIG_ITEMS.map((i) => i.key).sort(),
+    );
   });
 
   it("needs no update when the server's copy has the same content plus server fields", () => {

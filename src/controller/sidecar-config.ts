@@ -16,6 +16,7 @@ import {
   sidecarConfigSecretName,
 } from "../sidecar/config-secret.ts";
 import type { App } from "./apps.ts";
+import { appliesTo, DELIVERED_KINDS, type DeliveredKind, type DeliveredResource } from "./delivered-kinds.ts";
 import { configurationRejections, rejectionMessage, type DaprdRejection } from "./daprd-acceptance.ts";
 import { CONFIG_HASH_ANNOTATION, contentHash } from "./hash.ts";
 
@@ -53,6 +54,12 @@ export interface ComponentResult {
   served: Served;
 }
 
+/** The result of a Subscription, Resiliency or HTTPEndpoint in an app: the same as a Component's. */
+export type ResourceResult = ComponentResult;
+
+/** The Subscriptions, Resiliencies and HTTPEndpoints of an app's namespace, by kind. */
+export type DeliveredResources = Partial<Record<DeliveredKind, readonly DeliveredResource[]>>;
+
 export interface ConfigurationResult {
   /** The Configuration the app names (`dapr.io/config`); undefined when it names none. */
   name: string | undefined;
@@ -73,6 +80,8 @@ export interface SidecarConfig {
   /** One per Component in the app's scope, sorted by name. */
   components: ComponentResult[];
   configuration: ConfigurationResult;
+  /** One per Subscription, Resiliency and HTTPEndpoint in the app's scope, by kind, sorted by name. */
+  resources: Record<DeliveredKind, ResourceResult[]>;
 }
 
 export function problemMessage(p: RenderProblem): string {
@@ -92,8 +101,7 @@ export function problemMessage(p: RenderProblem): string {
 
 /** Whether an app receives a Component: no scopes means every app of the namespace. */
 export function componentAppliesTo(component: Component, appId: string): boolean {
-  const scopes = component.scopes ?? [];
-  return scopes.length === 0 || scopes.includes(appId);
+  return appliesTo(component, appId);
 }
 
 /** Component secrets come from Kubernetes when `auth.secretStore` is empty or `kubernetes`, as in Dapr. */
@@ -231,7 +239,7 @@ function withStandaloneDefaults(spec: Record<string, unknown>): Record<string, u
   return out;
 }
 
-function resolveItems(
+export function resolveItems(
   items: readonly MetadataItem[],
   namespace: string,
   secrets: SecretLookup,
@@ -277,7 +285,7 @@ function decodeText(base64: string): string | undefined {
 export const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 /** Only what the user wrote: no uid, resourceVersion, generation, managedFields, timestamps, owners. */
-function cleanMetadata(metadata: V1ObjectMeta | undefined): Record<string, unknown> {
+export function cleanMetadata(metadata: V1ObjectMeta | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = { name: metadata?.name, namespace: metadata?.namespace };
   const labels = metadata?.labels ?? {};
   if (Object.keys(labels).length > 0) out.labels = labels;
@@ -302,35 +310,28 @@ export function desiredSidecarConfig(
   configuration: Configuration | undefined,
   secrets: SecretLookup,
   previous: V1Secret | undefined,
+  delivered: DeliveredResources = {},
 ): SidecarConfig {
   // Parsed only when something is broken: the common case never reads the previous YAML.
   let parsedLastGood: ReturnType<typeof lastGoodResources> | undefined;
   const lastGood = () => (parsedLastGood ??= lastGoodResources(previous));
-  const inScope = components
-    .filter((c) => c.metadata?.namespace === app.namespace && componentAppliesTo(c, app.appId))
-    .sort((a, b) => compareStrings(a.metadata?.name ?? "", b.metadata?.name ?? ""));
-
-  const documents: Record<string, unknown>[] = [];
-  const componentResults: ComponentResult[] = [];
-  for (const component of inScope) {
-    const name = component.metadata?.name ?? "";
-    const generation = component.metadata?.generation;
-    const resolution = resolveComponent(component, secrets);
-    if (resolution.ok) {
-      documents.push(resolution.rendered);
-      componentResults.push({ name, generation, reason: "Ready", problems: [], served: "current" });
-      continue;
-    }
-    const kept = lastGood().components.get(name);
-    if (kept) documents.push(kept);
-    const reason = resolution.problems[0]?.reason ?? "SecretNotFound";
-    componentResults.push({
-      name,
-      generation,
-      reason,
-      problems: resolution.problems,
-      served: kept ? "lastGood" : "none",
-    });
+  const { documents, results: componentResults } = renderScoped(
+    app,
+    components,
+    (c) => resolveComponent(c, secrets),
+    (name) => lastGood().components.get(name),
+  );
+  const resources = {} as Record<DeliveredKind, ResourceResult[]>;
+  const deliveredFiles: Record<string, string> = {};
+  for (const k of DELIVERED_KINDS) {
+    const scoped = renderScoped(
+      app,
+      delivered[k.kind] ?? [],
+      (o) => k.resolve(o, secrets),
+      (name) => lastGood().delivered.get(k.kind)?.get(name),
+    );
+    resources[k.kind] = scoped.results;
+    deliveredFiles[k.key] = documentsFile(app, k.title, scoped.documents);
   }
 
   const { document: configDocument, result: configResult } = renderConfiguration(
@@ -343,12 +344,57 @@ export function desiredSidecarConfig(
   const data = {
     [COMPONENTS_KEY]: componentsFile(app, documents),
     [CONFIGURATION_KEY]: configurationFile(app, configDocument),
+    ...deliveredFiles,
   };
   const envRefs = configuration
     ? otelHeaders(configuration).flatMap((h) => (h.envRef ? [h.envRef] : []))
     : [];
   configResult.warnings.push(...expansionWarnings(data[CONFIGURATION_KEY], envRefs));
-  return { data, hash: contentHash(data), components: componentResults, configuration: configResult };
+  return {
+    data,
+    hash: contentHash(data),
+    components: componentResults,
+    configuration: configResult,
+    resources,
+  };
+}
+
+/**
+ * The resources of the app's namespace in its scope, sorted by name, each rendered or, when
+ * broken, its last good version (`lastGood(name)`), with a result per resource.
+ */
+function renderScoped<T extends { metadata?: V1ObjectMeta; scopes?: string[] }>(
+  app: Pick<App, "namespace" | "appId">,
+  all: readonly T[],
+  resolve: (obj: T) => Resolution,
+  lastGood: (name: string) => Record<string, unknown> | undefined,
+): { documents: Record<string, unknown>[]; results: ComponentResult[] } {
+  const inScope = all
+    .filter((c) => c.metadata?.namespace === app.namespace && appliesTo(c, app.appId))
+    .sort((a, b) => compareStrings(a.metadata?.name ?? "", b.metadata?.name ?? ""));
+  const documents: Record<string, unknown>[] = [];
+  const results: ComponentResult[] = [];
+  for (const obj of inScope) {
+    const name = obj.metadata?.name ?? "";
+    const generation = obj.metadata?.generation;
+    const resolution = resolve(obj);
+    if (resolution.ok) {
+      documents.push(resolution.rendered);
+      results.push({ name, generation, reason: "Ready", problems: [], served: "current" });
+      continue;
+    }
+    const kept = lastGood(name);
+    if (kept) documents.push(kept);
+    const reason = resolution.problems[0]?.reason ?? "SecretNotFound";
+    results.push({
+      name,
+      generation,
+      reason,
+      problems: resolution.problems,
+      served: kept ? "lastGood" : "none",
+    });
+  }
+  return { documents, results };
 }
 
 function renderConfiguration(
@@ -421,7 +467,16 @@ function componentsFile(
   app: Pick<App, "namespace" | "appId">,
   documents: readonly Record<string, unknown>[],
 ): string {
-  return header(app, "Components") + documents.map((d) => dump(d, DUMP_OPTIONS)).join("---\n");
+  return documentsFile(app, "Components", documents);
+}
+
+/** Same format as componentsFile, for the other kinds of the resources path. */
+function documentsFile(
+  app: Pick<App, "namespace" | "appId">,
+  title: string,
+  documents: readonly Record<string, unknown>[],
+): string {
+  return header(app, title) + documents.map((d) => dump(d, DUMP_OPTIONS)).join("---\n");
 }
 
 function configurationFile(app: Pick<App, "namespace" | "appId">, document: Record<string, unknown>): string {
@@ -436,15 +491,25 @@ export function parseSidecarFile(text: string): Record<string, unknown>[] {
 function lastGoodResources(previous: V1Secret | undefined): {
   components: Map<string, Record<string, unknown>>;
   configuration: Record<string, unknown> | undefined;
+  delivered: Map<DeliveredKind, Map<string, Record<string, unknown>>>;
 } {
-  const components = new Map<string, Record<string, unknown>>();
-  if (!previous || !isOurs(previous)) return { components, configuration: undefined };
-  for (const doc of parseSecretFile(previous, COMPONENTS_KEY)) {
-    const name = asRecord(doc.metadata)?.name;
-    if (doc.kind === "Component" && typeof name === "string") components.set(name, canonical(doc));
-  }
+  const delivered = new Map<DeliveredKind, Map<string, Record<string, unknown>>>();
+  if (!previous || !isOurs(previous)) return { components: new Map(), configuration: undefined, delivered };
+  const byName = (key: string, kind: string) => {
+    const out = new Map<string, Record<string, unknown>>();
+    for (const doc of parseSecretFile(previous, key)) {
+      const name = asRecord(doc.metadata)?.name;
+      if (doc.kind === kind && typeof name === "string") out.set(name, canonical(doc));
+    }
+    return out;
+  };
+  for (const k of DELIVERED_KINDS) delivered.set(k.kind, byName(k.key, k.kind));
   const configuration = parseSecretFile(previous, CONFIGURATION_KEY).find((d) => d.kind === "Configuration");
-  return { components, configuration: configuration && canonical(configuration) };
+  return {
+    components: byName(COMPONENTS_KEY, "Component"),
+    configuration: configuration && canonical(configuration),
+    delivered,
+  };
 }
 
 function parseSecretFile(secret: V1Secret, key: string): Record<string, unknown>[] {
@@ -564,7 +629,7 @@ function keyRank(key: string): number {
 }
 
 /** A deep copy with keys in a fixed order and `undefined` dropped, so equal meaning dumps to equal text. */
-function canonical(value: Record<string, unknown>): Record<string, unknown> {
+export function canonical(value: Record<string, unknown>): Record<string, unknown> {
   return canonicalValue(value) as Record<string, unknown>;
 }
 

@@ -6,6 +6,7 @@ import { setCondition } from "../apis/conditions.ts";
 import { READY_CONDITION } from "../apis/resources.ts";
 import type { Component, Condition, Configuration, ResourceStatus } from "../apis/types.ts";
 import { canonicalJson } from "../shared/canonical-json.ts";
+import type { DeliveredResource } from "./delivered-kinds.ts";
 import {
   problemMessage,
   type ComponentResult,
@@ -25,7 +26,7 @@ export const READY_REASON = "Ready";
  * missing Secret shows even when no app is in scope, or when the apps have not caught up yet.
  */
 export function componentStatus(
-  component: Component,
+  component: Component | DeliveredResource,
   results: readonly Pick<ComponentResult, "generation" | "problems" | "served">[],
   now: Date,
   previous: ResourceStatus | undefined,
@@ -61,7 +62,7 @@ export function configurationStatus(
 
 /** What the two kinds share: problems, the apps that keep a last good version, the condition. */
 function resourceStatus(
-  obj: Component | Configuration,
+  obj: Component | Configuration | DeliveredResource,
   results: readonly Pick<ComponentResult | ConfigurationResult, "generation" | "problems" | "served">[],
   now: Date,
   previous: ResourceStatus | undefined,

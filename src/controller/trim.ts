@@ -114,6 +114,9 @@ export const trimmedByKind: Readonly<Record<string, <T extends KubernetesObject>
   CronJob: (o) => trimmedCronJob(o as unknown as V1CronJob) as unknown as typeof o,
   Component: (o) => trimmedDaprResource(o),
   Configuration: (o) => trimmedDaprResource(o),
+  Subscription: (o) => trimmedDaprResource(o),
+  Resiliency: (o) => trimmedDaprResource(o),
+  HTTPEndpoint: (o) => trimmedDaprResource(o),
   Secret: (o) => withoutManagedFields(o),
   Service: (o) => withoutManagedFields(o),
 };

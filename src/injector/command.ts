@@ -45,6 +45,7 @@ import {
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { sidecarDefaultsFlags, sidecarDefaultsFromFlags } from "../sidecar/flags.ts";
 import { webhookPublisher, type WebhookPublisher, type WebhookTarget } from "./webhook-config.ts";
+import { CONVERSION_CRD, conversionPublisher, crdClient } from "./crd-conversion.ts";
 
 const str = stringFlag;
 
@@ -329,6 +330,17 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
         now,
       })
     : undefined;
+  // The Subscription CRD's conversion webhook (POST /convert): its caBundle follows the same CA.
+  const conversion = config.webhook
+    ? conversionPublisher({
+        api: crdClient(kube()),
+        crdName: CONVERSION_CRD,
+        log,
+        resyncMs: config.resyncMs,
+        retryMs: 1000,
+        now,
+      })
+    : undefined;
 
   const ops = await startOpsServer({
     address: config.opsAddress,
@@ -344,6 +356,7 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
     recordCertificateMetrics(metrics, certs);
     // Trust first, then serve: the API server must know the CA before it sees the certificate.
     await publisher?.setCaBundle(certs.caBundlePem);
+    await conversion?.setCaBundle(certs.caBundlePem);
     if (server && certs.serving.certPem !== latest?.serving.certPem) {
       server.setCertificate(certs.serving);
       log.info({ notAfter: certificateTimes(certs.serving.certPem)?.notAfter }, "serving a new certificate");
@@ -395,6 +408,7 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
   // Certificates first: a rotation in progress may still publish; nothing writes after this.
   await source.stop();
   await publisher?.stop();
+  await conversion?.stop();
   await server?.close(config.drainTimeoutMs);
   await publisher?.unregister();
   ops.close();

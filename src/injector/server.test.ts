@@ -263,6 +263,75 @@ describe("webhook HTTPS shell", function () {
       expect(JSON.parse(other.text)).to.have.property("message");
     });
 
+    it("converts Subscriptions at POST /convert, answering a ConversionReview with the request's uid", async function () {
+      const review = {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "ConversionReview",
+        request: {
+          uid: "conv-1",
+          desiredAPIVersion: "dapr.io/v2alpha1",
+          objects: [
+            {
+              apiVersion: "dapr.io/v1alpha1",
+              kind: "Subscription",
+              metadata: { name: "orders", namespace: "shop" },
+              spec: { pubsubname: "pubsub", topic: "orders", route: "/orders" },
+            },
+          ],
+        },
+      };
+      const res = await server.post(
+        JSON.stringify(review),
+        { "content-type": "application/json" },
+        "/convert",
+      );
+      expect(res.status).to.equal(200);
+      const body = JSON.parse(res.text) as {
+        kind: string;
+        response: {
+          uid: string;
+          result: { status: string };
+          convertedObjects: Array<Record<string, unknown>>;
+        };
+      };
+      expect(body.kind).to.equal("ConversionReview");
+      expect(body.response.uid).to.equal("conv-1");
+      expect(body.response.result.status).to.equal("Success");
+      expect(body.response.convertedObjects[0]).to.deep.include({ apiVersion: "dapr.io/v2alpha1" });
+      expect((body.response.convertedObjects[0]!.spec as { routes: unknown }).routes).to.deep.equal({
+        default: "/orders",
+      });
+      expect(server.logs.find((l) => l.msg === "conversion")).to.include({
+        uid: "conv-1",
+        result: "Success",
+      });
+    });
+
+    it("answers a review it cannot convert with a Failure result, and bad requests with 4xx", async function () {
+      const review = {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "ConversionReview",
+        request: { uid: "conv-2", desiredAPIVersion: "dapr.io/v9", objects: [] },
+      };
+      const failed = await server.post(
+        JSON.stringify(review),
+        { "content-type": "application/json" },
+        "/convert",
+      );
+      expect(failed.status).to.equal(200);
+      expect(JSON.parse(failed.text).response.result).to.deep.equal({
+        status: "Failure",
+        message: "cannot convert Subscriptions to dapr.io/v9",
+      });
+      expect((await server.post("{", { "content-type": "application/json" }, "/convert")).status).to.equal(
+        400,
+      );
+      expect((await server.post("{}", { "content-type": "text/plain" }, "/convert")).status).to.equal(415);
+      const get = await server.request("GET", "/convert");
+      expect(get.status).to.equal(405);
+      expect(get.headers.allow).to.equal("POST");
+    });
+
     it("echoes the request's uid even when the core answers with another", async function () {
       await server.stop();
       server = await startTestServer({

@@ -6,6 +6,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Readable, Transform } from "node:stream";
 import zlib from "node:zlib";
+import { reviewSubscriptionConversion } from "../apis/subscription-conversion.ts";
 import type { Logger } from "../shared/log.ts";
 import type { AdmissionOutcome, AdmissionRequest } from "./admit.ts";
 import type { CertKeyPair } from "./certs.ts";
@@ -163,7 +164,8 @@ const isJsonUtf8 = (type: string | undefined): boolean => {
 };
 
 /**
- * The webhook's request listener: POST /mutate, 405 for other methods there, 404 elsewhere.
+ * The webhook's request listener: POST /mutate (pod admission), POST /convert (the Subscription
+ * CRD's conversion webhook), 405 for other methods there, 404 elsewhere.
  * Plain node:http rather than express: under load, express's routing and body reading took 7 %
  * of the injector's CPU (see docs/performance.md).
  */
@@ -269,12 +271,62 @@ export function createWebhookHandler(opts: WebhookHandlerOptions): WebhookHandle
     finish(res, started, outcome.result, 200, review({ ...outcome.response, uid: request.uid }));
   };
 
+  /**
+   * POST /convert: a ConversionReview of Subscriptions, answered by the pure conversion. A review
+   * that cannot be converted gets a Failure result, whose message the API server shows the user.
+   */
+  const convert = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== "POST" || !isJsonUtf8(req.headers["content-type"])) {
+      if (!req.complete) res.shouldKeepAlive = false;
+      const status = req.method !== "POST" ? 405 : 415;
+      return send(
+        res,
+        status,
+        { message: "the conversion webhook is POST /convert, Content-Type application/json" },
+        status === 405 ? { allow: "POST" } : {},
+      );
+    }
+    readBody(req, limit).then(
+      (raw) => {
+        let body: unknown;
+        try {
+          body = JSON.parse(raw.toString("utf8"));
+        } catch (err) {
+          return send(res, 400, { message: `malformed JSON: ${(err as Error).message}` });
+        }
+        const answer = reviewSubscriptionConversion(body);
+        const request = (body as { request?: { desiredAPIVersion?: unknown; objects?: unknown } } | null)
+          ?.request;
+        log.info(
+          {
+            uid: answer.response?.uid,
+            desiredAPIVersion: request?.desiredAPIVersion,
+            objects: Array.isArray(request?.objects) ? request.objects.length : undefined,
+            result: answer.response?.result.status,
+            ...(answer.response?.result.status === "Failure"
+              ? { message: answer.response.result.message }
+              : {}),
+          },
+          "conversion",
+        );
+        send(res, 200, answer);
+      },
+      (err: unknown) => {
+        if (res.headersSent || res.destroyed) return;
+        res.shouldKeepAlive = false;
+        const status = err instanceof InvalidRequest ? err.status : 400;
+        send(res, status, { message: err instanceof Error ? err.message : String(err) });
+      },
+    );
+  };
+
   return (req, res) => {
     const started = process.hrtime.bigint();
     const path = (req.url ?? "").split("?", 1)[0];
+    if (path === "/convert") return convert(req, res);
     if (path !== "/mutate") {
       if (!req.complete) res.shouldKeepAlive = false;
-      return send(res, 404, { message: "not found; the webhook is POST /mutate" });
+      return send(res, 404, { message: "not found; the webhooks are POST /mutate and POST /convert" });
     }
     if (req.method !== "POST") {
       const message = `${req.method} is not allowed; use POST`;

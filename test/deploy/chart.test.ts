@@ -9,6 +9,8 @@ import { YAML11_SCHEMA, load } from "js-yaml";
 import type { Command } from "../../src/shared/command.ts";
 import { controllerCommand } from "../../src/controller/command.ts";
 import { injectorCommand } from "../../src/injector/command.ts";
+import { resources } from "../../src/controller/runtime/resource.ts";
+import { CONVERSION_CRD } from "../../src/injector/crd-conversion.ts";
 import { DEFAULT_SIDECAR_IMAGE, builtInSidecarDefaults } from "../../src/sidecar/defaults.ts";
 import { KEEP_ANNOTATION, chartCrdDrift, crdSourceDir } from "../../hack/sync-chart-crds.ts";
 import {
@@ -451,11 +453,33 @@ describe("the Helm chart", function () {
       expect(grants(rules, "", "pods", "delete")).to.deep.equal([]);
     });
 
-    it("gives the injector nothing cluster-wide but its own webhook configuration", function () {
+    it("lets the controller read exactly the dapr.io kinds its informers list, and patch only their status", function () {
+      const rules = rulesOf(defaults, "ClusterRole", "outrigger-controller");
+      const read = Object.values(resources)
+        .filter((rt) => rt.group === "dapr.io")
+        .map((rt) => rt.plural)
+        .sort();
+      expect(read).to.include.members(["subscriptions", "resiliencies", "httpendpoints"]);
+      const daprRules = rules.filter((r) => r.apiGroups.includes("dapr.io"));
+      const granted = (verb: string) =>
+        daprRules
+          .filter((r) => r.verbs.includes(verb))
+          .flatMap((r) => r.resources)
+          .sort();
+      expect(granted("watch")).to.deep.equal(read);
+      expect(granted("list")).to.deep.equal(read);
+      expect(granted("patch")).to.deep.equal(read.map((p) => `${p}/status`).sort());
+      for (const verb of ["create", "update", "delete"]) expect(granted(verb)).to.deep.equal([]);
+    });
+
+    it("gives the injector nothing cluster-wide but its own webhook configuration and the Subscription CRD", function () {
       const rules = rulesOf(defaults, "ClusterRole", "outrigger-injector");
-      expect(rules).to.have.length(1);
+      expect(rules).to.have.length(2);
       expect(rules[0]!.resources).to.deep.equal(["mutatingwebhookconfigurations"]);
       expect(rules[0]!.resourceNames).to.deep.equal(["outrigger-injector"]);
+      expect(rules[1]!.resources).to.deep.equal(["customresourcedefinitions"]);
+      expect(rules[1]!.resourceNames).to.deep.equal([CONVERSION_CRD]);
+      for (const r of rules) expect(r.verbs).to.deep.equal(["get", "update"]);
     });
 
     it("names the cluster-scoped objects after the release, so two releases can coexist", async function () {

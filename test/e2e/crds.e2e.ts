@@ -135,7 +135,7 @@ describe("CRDs: every Dapr kind (dapr.io)", function () {
     console.log(`      conformance: ${total} of Dapr's docs resources accepted (${counts.join(", ")})`);
   });
 
-  // While the injector does not serve /convert, a v1alpha1 Subscription passes validation at
+  // With no injector serving /convert (this spec runs none), a v1alpha1 Subscription passes validation at
   // v1alpha1 and then fails at the conversion to the stored v2alpha1, with the API server's own
   // error naming the Service (docs/crds.md). v2alpha1 requests, `kubectl get subscriptions` and
   // `kubectl get dapr` need no conversion and work.
@@ -152,7 +152,7 @@ describe("CRDs: every Dapr kind (dapr.io)", function () {
       refused++;
     }
     console.log(
-      `      Subscription v1alpha1: ${refused} of ${examples.length} docs examples valid, refused at the conversion (webhook not served)`,
+      `      Subscription v1alpha1: ${refused} of ${examples.length} docs examples valid, refused at the conversion (no injector serving it)`,
     );
   });
 

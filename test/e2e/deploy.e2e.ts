@@ -8,7 +8,7 @@
 // cluster, its namespaceSelector matches only this run's app namespace, and after() removes
 // it whatever happened.
 import { corpusFiles } from "../../src/apis/conformance.testing.ts";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -30,7 +30,10 @@ import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, kubectl } from "./harness/util.ts";
 import { localInjectorArgs } from "../../hack/local-injector.ts";
 
-const CRDS = ["components.dapr.io", "configurations.dapr.io"];
+/** Every CRD the chart installs (crds/): the suite may have applied any of them without Helm. */
+const CRDS = readdirSync(join(repoRoot, "crds"))
+  .filter((f) => f.endsWith(".yaml"))
+  .map((f) => f.slice(0, -".yaml".length));
 const SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.3";
 const NEW_SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.4";
 const PREVIOUS_MARKER = "Outrigger e2e: the previous chart version";
@@ -351,6 +354,13 @@ describe("deploying Outrigger with the Helm chart", function () {
     must("controller", "watch", "configurations.dapr.io", "");
     must("controller", "patch", "components.dapr.io:status", "app");
     must("controller", "patch", "configurations.dapr.io:status", "app");
+    for (const kind of ["subscriptions", "resiliencies", "httpendpoints"]) {
+      must("controller", "watch", `${kind}.dapr.io`, "");
+      must("controller", "patch", `${kind}.dapr.io:status`, "app");
+      mustNot("controller", "update", `${kind}.dapr.io`, "app");
+    }
+    mustNot("controller", "list", "mcpservers.dapr.io", "");
+    mustNot("controller", "list", "workflowaccesspolicies.dapr.io", "");
     must("controller", "create", "secrets", "app");
     must("controller", "delete", "secrets", "app");
     must("controller", "watch", "secrets", "");

@@ -179,6 +179,90 @@ describe("injector", function () {
       });
     });
 
+    it("converts Subscriptions through the API server at its /convert: create as v1alpha1, read as v2alpha1, and back", async function () {
+      // crds/ points the conversion at the chart's Service; this spec points it at the local
+      // injector (which writes only the caBundle), and puts the Service back afterwards.
+      const crdJson = async () =>
+        JSON.parse((await kubectl(["get", "crd", "subscriptions.dapr.io", "-o", "json"])).stdout) as {
+          spec: {
+            conversion: { webhook: { clientConfig: { url?: string; service?: object; caBundle?: string } } };
+          };
+        };
+      const original = (await crdJson()).spec.conversion.webhook.clientConfig;
+      const pointAt = (clientConfig: object) =>
+        kubectl([
+          "patch",
+          "crd",
+          "subscriptions.dapr.io",
+          "--type=merge",
+          "-p",
+          JSON.stringify({ spec: { conversion: { webhook: { clientConfig } } } }),
+        ]);
+      await pointAt({ service: null, url: `https://127.0.0.1:${port}/convert` });
+      try {
+        // The injector writes its CA into the CRD (the same bundle as the webhook configuration's).
+        await eventually(
+          async () => {
+            const cc = (await crdJson()).spec.conversion.webhook.clientConfig;
+            expect(splitPemBundle(Buffer.from(cc.caBundle ?? "", "base64").toString())).to.deep.equal(
+              splitPemBundle(await publishedBundle()),
+            );
+          },
+          { timeoutMs: 30_000, intervalMs: 500 },
+        );
+        const v1 = {
+          apiVersion: "dapr.io/v1alpha1",
+          kind: "Subscription",
+          metadata: { name: "orders-v1" },
+          spec: { pubsubname: "pubsub", topic: "orders", route: "/orders", deadLetterTopic: "dead" },
+          scopes: ["checkout"],
+        };
+        const v2 = {
+          apiVersion: "dapr.io/v2alpha1",
+          kind: "Subscription",
+          metadata: { name: "orders-v2" },
+          spec: {
+            pubsubname: "pubsub",
+            topic: "orders",
+            routes: { rules: [{ match: 'event.type == "big"', path: "/big" }], default: "/orders" },
+          },
+        };
+        // The API server converts to the stored v2alpha1 on create: through the webhook.
+        await eventually(
+          () =>
+            kubectl(["apply", "-f", "-"], {
+              namespace: ns.name,
+              input: [v1, v2].map((o) => JSON.stringify(o)).join("\n"),
+            }),
+          { timeoutMs: 30_000, intervalMs: 1000 },
+        );
+        const get = async (version: string, name: string) =>
+          JSON.parse(
+            (
+              await kubectl(["get", `subscriptions.${version}.dapr.io`, name, "-o", "json"], {
+                namespace: ns.name,
+              })
+            ).stdout,
+          ) as { apiVersion: string; spec: Record<string, unknown>; scopes?: string[] };
+        const asV2 = await get("v2alpha1", "orders-v1");
+        console.log(`      created as v1alpha1, read as v2alpha1: ${JSON.stringify(asV2.spec)}`);
+        expect(asV2.apiVersion).to.equal("dapr.io/v2alpha1");
+        expect(asV2.spec).to.deep.include({ routes: { default: "/orders" }, deadLetterTopic: "dead" });
+        expect(asV2.scopes).to.deep.equal(["checkout"]);
+        const back = await get("v1alpha1", "orders-v1");
+        expect(back.apiVersion).to.equal("dapr.io/v1alpha1");
+        expect(back.spec).to.deep.include({ route: "/orders", topic: "orders", pubsubname: "pubsub" });
+        // v2alpha1 rules survive a trip through v1alpha1 (kept in an annotation there).
+        const v2AsV1 = await get("v1alpha1", "orders-v2");
+        console.log(`      created as v2alpha1 with rules, read as v1alpha1: ${JSON.stringify(v2AsV1.spec)}`);
+        expect(v2AsV1.spec.route).to.equal("/orders");
+        expect((await get("v2alpha1", "orders-v2")).spec.routes).to.deep.equal(v2.spec.routes);
+        expect(injector.logs()).to.contain('"msg":"conversion"');
+      } finally {
+        await pointAt({ url: null, service: original.service ?? null });
+      }
+    });
+
     it("injects the sidecar into the pods kube-controller-manager creates for a Deployment", async function () {
       await api.apps().createNamespacedDeployment({
         namespace: ns.name,

@@ -33,6 +33,10 @@ const apps = (plural: string): ResourceType => ({ group: "apps", version: "v1", 
 export const resources = {
   components: { group: "dapr.io", version: "v1alpha1", plural: "components", namespaced: true },
   configurations: { group: "dapr.io", version: "v1alpha1", plural: "configurations", namespaced: true },
+  // The storage version: no conversion is needed to list it.
+  subscriptions: { group: "dapr.io", version: "v2alpha1", plural: "subscriptions", namespaced: true },
+  resiliencies: { group: "dapr.io", version: "v1alpha1", plural: "resiliencies", namespaced: true },
+  httpEndpoints: { group: "dapr.io", version: "v1alpha1", plural: "httpendpoints", namespaced: true },
   secrets: core("secrets"),
   configMaps: core("configmaps"),
   services: core("services"),
