@@ -36,7 +36,9 @@ describe("injector benchmark (smoke)", function () {
       }
     }
     expect(r.halfPeak.perSecond).to.equal(Math.max(1, Math.floor(r.peak.injector / 2)));
-    expect(r.halfPeak.injector.requests).to.be.greaterThan(0);
+    // Verified answers of the fixed-rate run, warm-up included: a starved machine may complete none inside the window.
+    expect(r.halfPeak.injector.verified).to.be.greaterThan(0);
+    expect(r.halfPeak.injector.errors).to.equal(0);
     expect(r.reviewBytes).to.be.greaterThan(4000);
     const report = injectorReport(r);
     expect(report)
