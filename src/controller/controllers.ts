@@ -19,6 +19,7 @@ import { appKey } from "./apps.ts";
 import { appKeysOfNamespace, SECRET_REF_INDEX, type ControllerCaches } from "./caches.ts";
 import { deliveredKindSpec, type DeliveredResource } from "./delivered-kinds.ts";
 import { EventRecorder } from "./event-recorder.ts";
+import { configurationChangedAt, daprdStartedAt } from "./configuration-change.ts";
 import { contentHash } from "./hash.ts";
 import type { ControllerInformers } from "./manager.ts";
 import { controllerMetrics } from "./metrics.ts";
@@ -79,7 +80,9 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     onWrite: (resource, verb) => metrics.writes.inc({ resource, verb }),
   });
   const results = new AppResults();
-  const tracker = new StaleSidecarTracker(o.sidecarDefaults ?? builtInSidecarDefaults);
+  const tracker = new StaleSidecarTracker(o.sidecarDefaults ?? builtInSidecarDefaults, (namespace, appId) =>
+    configurationChangedAt(caches.secrets.getByName(namespace, sidecarConfigSecretName(appId))),
+  );
 
   // Secrets referenced by Components and Configurations, to find their users when one changes.
   const secretRefs = (kind: "Component" | "Configuration") => (obj: Component | Configuration) =>
@@ -216,6 +219,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
             metrics.components.set(caches.components.size());
             requeueStatus(changed);
           },
+          now: () => new Date(o.clock.now()),
         },
         log,
       ),
@@ -223,10 +227,18 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
   const appService = withAppSources(newController("app-service", deps))
     .watches(inf.services, (s: V1Service) => appOfLabel(s))
     .complete((key, { log }) => reconcileAppService(key, { caches, writer }, log));
+  // A pod's daprd restarting, or its app's Configuration changing, may make it current or stale.
+  const podOrDaprdChanged = (a: V1Pod, b: V1Pod) =>
+    podChanged(a, b) || daprdStartedAt(a)?.getTime() !== daprdStartedAt(b)?.getTime();
+  const podsOf = (namespace: string, appId: string) =>
+    caches.pods.listNamespace(namespace).filter((p) => p.metadata?.labels?.[APP_ID_LABEL] === appId);
   const staleSidecars = newController("stale-sidecars", deps)
-    .for(inf.pods, appOfLabel, { updateMatters: podChanged })
+    .for(inf.pods, appOfLabel, { updateMatters: podOrDaprdChanged })
+    .watches(inf.secrets, (s: V1Secret) => (isOurs(s) ? appOfLabel(s) : []), {
+      updateMatters: (a, b) => configurationChangedAt(a)?.getTime() !== configurationChangedAt(b)?.getTime(),
+    })
     .complete((key, { log }) =>
-      reconcileStaleSidecars(key, { tracker, results, events, requeueStatus }, log),
+      reconcileStaleSidecars(key, { tracker, results, events, requeueStatus, podsOf }, log),
     );
 
   const apps = [sidecarConfig, appService];

@@ -32,7 +32,14 @@ function setUp(objects: KubernetesObject[], fail?: Parameters<typeof fakeWriter>
   const results = new AppResults();
   const { writer, api, events } = fakeWriter(fail);
   const changed: ResourceRef[] = [];
-  const io = { caches, results, writer, events, onResultsChanged: (c: ResourceRef[]) => changed.push(...c) };
+  const io = {
+    caches,
+    results,
+    writer,
+    events,
+    onResultsChanged: (c: ResourceRef[]) => changed.push(...c),
+    now: () => new Date("2026-12-01T12:00:00.000Z"),
+  };
   return { io, caches, results, api, events, changed };
 }
 

@@ -7,6 +7,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, sidecarConfigSecretName } from "../
 import type { App, AppsResult } from "./apps.ts";
 import type { AppResults, ResourceRef } from "./app-results.ts";
 import { appsIn, deliveredCaches, type ControllerCaches } from "./caches.ts";
+import { withConfigurationChangedAt } from "./configuration-change.ts";
 import type { EventSink } from "./event-recorder.ts";
 import type { OwnedWriter } from "./owned-writer.ts";
 import { splitKey } from "./runtime/cache.ts";
@@ -62,6 +63,7 @@ export interface SidecarConfigIO {
   events: EventSink;
   /** The resources whose status depends on what changed in this app's results. */
   onResultsChanged(changed: ResourceRef[]): void;
+  now(): Date;
 }
 
 export async function reconcileSidecarConfig(
@@ -80,7 +82,8 @@ export async function reconcileSidecarConfig(
     io.onResultsChanged(io.results.set(namespace, key, undefined));
     return;
   }
-  const { config, secret: desired } = renderSidecarConfig(app, io.caches, existing);
+  const { config, secret: rendered } = renderSidecarConfig(app, io.caches, existing);
+  const desired = withConfigurationChangedAt(rendered, existing, io.now());
   if (existing && !isOurs(existing)) {
     await io.writer.conflict(
       ref,

@@ -43,7 +43,13 @@ function setUp() {
     results,
     events,
     requeued,
-    io: { tracker, results, events, requeueStatus: (r: ResourceRef[]) => requeued.push(...r) },
+    io: {
+      tracker,
+      results,
+      events,
+      requeueStatus: (r: ResourceRef[]) => requeued.push(...r),
+      podsOf: () => [],
+    },
   };
 }
 

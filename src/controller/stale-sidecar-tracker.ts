@@ -4,24 +4,33 @@
 // again) and one per app that has stale pods (deleted when it has none).
 import type { V1Pod } from "@kubernetes/client-node";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
+import { APP_ID_LABEL } from "../sidecar/config-secret.ts";
 import { contentHash } from "./hash.ts";
 import { staleSidecar, type StaleSidecar } from "./stale-sidecars.ts";
 
 const NONE = contentHash([]);
 
+/** When the Configuration of app `appId` in `namespace` last changed, if known. */
+export type ConfigurationChangedAt = (namespace: string, appId: string) => Date | undefined;
+
 export class StaleSidecarTracker {
   private readonly byPod = new Map<string, StaleSidecar>();
   private readonly seen = new Map<string, string>();
   private readonly defaults: SidecarDefaults;
+  private readonly configurationChangedAt: ConfigurationChangedAt;
 
-  constructor(defaults: SidecarDefaults) {
+  constructor(defaults: SidecarDefaults, configurationChangedAt: ConfigurationChangedAt = () => undefined) {
     this.defaults = defaults;
+    this.configurationChangedAt = configurationChangedAt;
   }
 
-  /** Takes a pod event into account. */
+  /** Takes a pod event into account; called again for an app's pods when its Configuration changed. */
   observe(pod: V1Pod, gone = false): void {
-    const key = `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name}`;
-    const s = gone ? undefined : staleSidecar(pod, this.defaults);
+    const namespace = pod.metadata?.namespace ?? "";
+    const key = `${namespace}/${pod.metadata?.name}`;
+    const appId = pod.metadata?.labels?.[APP_ID_LABEL];
+    const changedAt = appId === undefined ? undefined : this.configurationChangedAt(namespace, appId);
+    const s = gone ? undefined : staleSidecar(pod, this.defaults, changedAt);
     if (s) this.byPod.set(key, s);
     else this.byPod.delete(key);
   }

@@ -1,18 +1,20 @@
 // Stale sidecars: pods whose injected daprd differs from what the injector would inject now.
 // A pod keeps its sidecar until it is restarted, so after an upgrade (a new image, or new
 // sidecar defaults) the running pods lag behind. The injector records what it injected in
-// the pod's status annotation; this compares that record with the current settings. Pure.
+// the pod's status annotation; this compares that record with the current settings. A daprd
+// also lags behind when its app's Configuration changed after it started (configuration-change.ts). Pure.
 import type { V1Pod } from "@kubernetes/client-node";
 import { expectedSidecarStatus, injectedSidecarStatus } from "../sidecar/status.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { setCondition } from "../apis/conditions.ts";
 import type { Condition, ResourceStatus } from "../apis/types.ts";
 import { APP_ID_LABEL } from "../sidecar/config-secret.ts";
+import { daprdStartedAt, startedBeforeChange } from "./configuration-change.ts";
 
 export const SIDECARS_CURRENT_CONDITION = "SidecarsCurrent";
 export const STALE_SIDECAR_REASON = "StaleSidecar";
 
-export type StaleReason = "image" | "settings";
+export type StaleReason = "image" | "settings" | "configuration";
 
 export interface StaleSidecar {
   namespace: string;
@@ -23,28 +25,39 @@ export interface StaleSidecar {
 }
 
 /**
- * Whether the pod's sidecar is stale under `settings`. Pods that are finished or terminating
- * do not count: restarting them changes nothing.
+ * Whether the pod's sidecar is stale under `settings`, or runs a Configuration older than the
+ * app's, changed at `configurationChangedAt`. Pods that are finished or terminating do not
+ * count: restarting them changes nothing.
  */
-export function staleSidecar(pod: V1Pod, settings: SidecarDefaults): StaleSidecar | undefined {
+export function staleSidecar(
+  pod: V1Pod,
+  settings: SidecarDefaults,
+  configurationChangedAt?: Date,
+): StaleSidecar | undefined {
   const injected = injectedSidecarStatus(pod);
   if (!injected) return undefined;
   const phase = pod.status?.phase;
   if (pod.metadata?.deletionTimestamp || phase === "Succeeded" || phase === "Failed") return undefined;
   const annotations = pod.metadata?.annotations ?? {};
   const now = expectedSidecarStatus(annotations, pod.metadata?.name, settings);
-  // Annotations the current injector would reject: it would deny the pod rather than inject
-  // it differently, so there is no "current" sidecar to compare with.
-  if (!now.ok) return undefined;
   const reasons: StaleReason[] = [];
   const parts: string[] = [];
-  if (injected.image !== now.image) {
+  // Annotations the current injector would reject: it would deny the pod rather than inject
+  // it differently, so there is no "current" sidecar to compare with.
+  if (now.ok && injected.image !== now.image) {
     reasons.push("image");
     parts.push(`image ${injected.image}, now ${now.image}`);
   }
-  if (injected.settingsHash !== now.settingsHash) {
+  if (now.ok && injected.settingsHash !== now.settingsHash) {
     reasons.push("settings");
     parts.push(`settings ${injected.settingsHash}, now ${now.settingsHash}`);
+  }
+  const startedAt = daprdStartedAt(pod);
+  if (startedAt && configurationChangedAt && startedBeforeChange(startedAt, configurationChangedAt)) {
+    reasons.push("configuration");
+    parts.push(
+      `Configuration changed at ${configurationChangedAt.toISOString()}, daprd started at ${startedAt.toISOString()} and reads it only at start`,
+    );
   }
   if (reasons.length === 0) return undefined;
   const namespace = pod.metadata?.namespace ?? "";

@@ -16,6 +16,7 @@ import type {
   V1ReplicaSet,
   V1StatefulSet,
 } from "@kubernetes/client-node";
+import { daprdStartStatus } from "./configuration-change.ts";
 import { LAST_APPLIED } from "./sidecar-config.ts";
 
 /** Metadata without managedFields: kept by the API server, read by no one here. */
@@ -48,14 +49,22 @@ function templateMetadata(t: V1PodTemplateSpec | undefined): V1PodTemplateSpec |
   return t && { metadata: readMetadata(t.metadata) ?? {} };
 }
 
-/** A pod as app discovery and stale-sidecar tracking read it: metadata and phase. */
+/**
+ * A pod as app discovery and stale-sidecar tracking read it: metadata, phase, and when its daprd
+ * started (to tell whether it predates its app's Configuration).
+ */
 export function trimmedPod(pod: V1Pod): V1Pod {
   const phase = pod.status?.phase;
+  const daprd = daprdStartStatus(pod);
+  const status = {
+    ...(phase === undefined ? {} : { phase }),
+    ...(daprd === undefined ? {} : { containerStatuses: [daprd] }),
+  };
   return {
     apiVersion: pod.apiVersion,
     kind: pod.kind,
     metadata: readMetadata(pod.metadata),
-    ...(phase === undefined ? {} : { status: { phase } }),
+    ...(Object.keys(status).length === 0 ? {} : { status }),
   };
 }
 

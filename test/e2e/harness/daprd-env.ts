@@ -204,6 +204,30 @@ export async function deleteComponent(namespace: string, name: string): Promise<
   });
 }
 
+/** A dapr.io/v1alpha1 resource as the API server has it now (status included). */
+export async function readDaprResource(
+  namespace: string,
+  plural: string,
+  name: string,
+): Promise<{ status?: { staleSidecars?: number; conditions?: Array<Record<string, string>> } }> {
+  return (await custom().getNamespacedCustomObject({
+    group: "dapr.io",
+    version: "v1alpha1",
+    namespace,
+    plural,
+    name,
+  })) as { status?: { staleSidecars?: number; conditions?: Array<Record<string, string>> } };
+}
+
+/** Messages of the Events with `reason` on pod `name`. */
+export async function podEventMessages(namespace: string, name: string, reason: string): Promise<string[]> {
+  const list = await core().listNamespacedEvent({
+    namespace,
+    fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${name},reason=${reason}`,
+  });
+  return list.items.map((e) => e.message ?? "");
+}
+
 /** The components daprd reports in its metadata API (name -> type). */
 export async function loadedComponents(sidecar: Sidecar): Promise<Map<string, string>> {
   const res = await sidecar.fetchInPod(3500, "/v1.0/metadata");

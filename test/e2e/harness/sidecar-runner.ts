@@ -313,6 +313,8 @@ export class SidecarRunner {
   private readonly core: CoreV1Api;
   private readonly baseDir: string;
   private counter = 0;
+  /** Starts per pod ("namespace/name"), for restartCount. */
+  private readonly starts = new Map<string, number>();
   private readonly pendingNetworks = new Set<PodNetwork>();
   private readonly opts: RunnerOptions;
 
@@ -333,6 +335,45 @@ export class SidecarRunner {
   /** Removes namespaces left by runs that were killed. */
   static async reapStale(): Promise<number> {
     return reapStalePodNetworks();
+  }
+
+  /**
+   * Reports a container (re)start in the pod's status as the kubelet does: its running state's
+   * startedAt (whole seconds) and, on a restart, restartCount + 1. The controller reads it.
+   */
+  private async reportStarted(namespace: string, podName: string, containerName: string): Promise<void> {
+    const startedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+    for (let attempt = 0; ; attempt++) {
+      const pod = await this.core.readNamespacedPod({ namespace, name: podName });
+      const status = pod.status ?? {};
+      const native = pod.spec?.initContainers?.some((c) => c.name === containerName) ?? false;
+      const list = [...((native ? status.initContainerStatuses : status.containerStatuses) ?? [])];
+      const i = list.findIndex((c) => c.name === containerName);
+      const before = list[i];
+      // kwok reported a start no process made: the runner's first start is the container's first.
+      const restarts = this.starts.get(`${namespace}/${podName}`) ?? 0;
+      const entry = {
+        ...before,
+        name: containerName,
+        image: before?.image ?? "",
+        imageID: before?.imageID ?? "",
+        ready: before?.ready ?? false,
+        started: true,
+        restartCount: restarts,
+        state: { running: { startedAt } },
+      };
+      if (i >= 0) list[i] = entry;
+      else list.push(entry);
+      pod.status = { ...status, [native ? "initContainerStatuses" : "containerStatuses"]: list };
+      try {
+        await this.core.replaceNamespacedPodStatus({ namespace, name: podName, body: pod });
+        this.starts.set(`${namespace}/${podName}`, restarts + 1);
+        return;
+      } catch (e) {
+        // kwok writes the status too: a conflict means read again.
+        if ((e as { code?: number }).code !== 409 || attempt >= 5) throw e;
+      }
+    }
   }
 
   /** Runs the daprd container of a pod. Waits for the sidecar-config Secret like the kubelet would. */
@@ -413,6 +454,7 @@ export class SidecarRunner {
       const workDir = `${dir}/workdir`;
       mkdirSync(workDir, { recursive: true, mode: 0o777 });
       const child = this.spawnDaprd(network, pod, container, mounts, argv, env, workDir);
+      await this.reportStarted(namespace, podName, container.name);
       let logs = "";
       let logToFile = true;
       const append = (d: Buffer) => {
