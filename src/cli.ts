@@ -19,6 +19,7 @@ const versionCommand: Command<null> = {
 export const commands: Record<string, () => Promise<Command>> = {
   controller: async () => (await import("./controller/command.ts")).controllerCommand,
   injector: async () => (await import("./injector/command.ts")).injectorCommand,
+  inject: async () => (await import("./cli/inject-command.ts")).injectCommand,
   version: async () => versionCommand,
 };
 
@@ -38,6 +39,7 @@ function topLevelHelp(): string {
     "Commands:",
     "  controller   Reconcile Components and Configurations into per-app sidecar configs",
     "  injector     Serve the mutating admission webhook that injects the daprd sidecar",
+    "  inject       Write workload manifests back with the daprd sidecar injected, offline",
     "  version      Print the Outrigger version",
     "",
     "Run 'outrigger <command> --help' for the flags of a command.",
@@ -52,7 +54,8 @@ function commandHelp(name: string, cmd: Command): string {
     for (const [flag, opt] of flags) {
       const doc = opt.description;
       const dflt = opt.default === undefined ? "" : ` (default: ${String(opt.default)})`;
-      const name = `  --${flag}${opt.type === "string" ? " <value>" : ""}`;
+      const short = opt.short ? `-${opt.short}, ` : "";
+      const name = `  ${short}--${flag}${opt.type === "string" ? " <value>" : ""}`;
       lines.push(`${name.padEnd(38)} ${doc}${dflt}`);
     }
   }
