@@ -104,11 +104,24 @@ build_kwok() {
   done > "$1/stages.yaml"
 }
 
+# helm's default Kubernetes version (what `helm template` assumes without --kube-version) is set
+# by ldflags, as helm's own Makefile does; without them it is v1.20.0 and the chart's kubeVersion
+# (>=1.30) refuses to render offline. Set to the pinned Kubernetes version, so the local helm
+# agrees with the local cluster.
+helm_ldflags() {
+  local major="${HELM_VERSION%%.*}" kube_minor="${KUBE_VERSION#v1.}"
+  kube_minor="${kube_minor%%.*}"
+  local flags="-s -w -X helm.sh/helm/$major/internal/version.version=$HELM_VERSION"
+  for pkg in chartutil lint/rules; do
+    flags+=" -X helm.sh/helm/$major/pkg/$pkg.k8sVersionMajor=1 -X helm.sh/helm/$major/pkg/$pkg.k8sVersionMinor=$kube_minor"
+  done
+  echo "$flags"
+}
+
 build_helm() {
   local major="${HELM_VERSION%%.*}"
-  log "go install helm $HELM_VERSION"
-  GOBIN="$1" go install -ldflags "-s -w -X helm.sh/helm/$major/internal/version.version=$HELM_VERSION" \
-    "helm.sh/helm/$major/cmd/helm@$HELM_VERSION"
+  log "go install helm $HELM_VERSION (default Kubernetes $KUBE_VERSION)"
+  GOBIN="$1" go install -ldflags "$(helm_ldflags)" "helm.sh/helm/$major/cmd/helm@$HELM_VERSION"
 }
 
 # daprd the way kube-apiserver is built: a throwaway wrapper module requires github.com/dapr/dapr
@@ -151,7 +164,8 @@ for c in "${components[@]}"; do
     kubernetes) done_or_build "$OUTRIGGER_CACHE/bin/kubernetes-$KUBE_VERSION" build_kubernetes ;;
     etcd) done_or_build "$OUTRIGGER_CACHE/bin/etcd-$ETCD_VERSION" build_etcd ;;
     kwok) done_or_build "$OUTRIGGER_CACHE/bin/kwok-$KWOK_VERSION" build_kwok ;;
-    helm) done_or_build "$OUTRIGGER_CACHE/bin/helm-$HELM_VERSION" build_helm ;;
+    # The ldflags are part of the key: a cache built with other ones is rebuilt once.
+    helm) done_or_build "$OUTRIGGER_CACHE/bin/helm-$HELM_VERSION-$(helm_ldflags | sha256sum | cut -c1-12)" build_helm ;;
     daprd) done_or_build "$OUTRIGGER_CACHE/bin/daprd-$DAPR_VERSION" build_daprd ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac

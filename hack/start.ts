@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { freePort } from "./lib/free-port.ts";
 import { localInjectorArgs } from "./local-injector.ts";
+import { tryItBlock } from "./lib/try-it.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const run = promisify(execFile);
@@ -37,6 +38,23 @@ async function localClusterUp(): Promise<string> {
   return m[1].trim();
 }
 
+/** Whether every URL answers 200 within `timeoutMs` (polled twice a second, until `cancelled()`). */
+async function allReady(urls: string[], timeoutMs: number, cancelled: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const ok = async (url: string) => {
+    try {
+      return (await fetch(url, { signal: AbortSignal.timeout(2000) })).status === 200;
+    } catch {
+      return false;
+    }
+  };
+  while (Date.now() < deadline && !cancelled()) {
+    if ((await Promise.all(urls.map(ok))).every(Boolean)) return true;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
 function kubectl(kubeconfig: string, args: string[]): Promise<{ stdout: string }> {
   return run("kubectl", ["--kubeconfig", kubeconfig, ...args]);
 }
@@ -55,6 +73,7 @@ async function main(): Promise<number> {
   const kubeconfig = process.env.KUBECONFIG ?? (await localClusterUp());
   const children: ChildProcess[] = [];
   let stopping = false;
+  let readyz: string[];
 
   const shutdown = async (code: number): Promise<number> => {
     if (stopping) return code;
@@ -109,16 +128,14 @@ async function main(): Promise<number> {
         kubeconfig,
       ),
     );
-    say(
-      `controller: http://127.0.0.1:${controllerOps}/readyz, injector: http://127.0.0.1:${injectorOps}/readyz`,
-    );
-    say(`export KUBECONFIG=${kubeconfig}   # to use this cluster from another shell`);
+    readyz = [`http://127.0.0.1:${controllerOps}/readyz`, `http://127.0.0.1:${injectorOps}/readyz`];
+    say(`controller: ${readyz[0]}, injector: ${readyz[1]}`);
   } catch (err) {
     say((err as Error).message);
     return shutdown(1);
   }
 
-  return new Promise<number>((resolve) => {
+  const done = new Promise<number>((resolve) => {
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void shutdown(0).then(resolve));
     for (const c of children) {
       c.once("exit", (code, signal) => {
@@ -128,6 +145,10 @@ async function main(): Promise<number> {
       });
     }
   });
+  // The block ends start-up: printed once both processes are ready, so the sample works at once.
+  const ready = await allReady(readyz, 90_000, () => stopping);
+  if (!stopping) process.stderr.write(tryItBlock(kubeconfig, ready));
+  return done;
 }
 
 process.exitCode = await main();

@@ -19,6 +19,8 @@ const versionCommand: Command<null> = {
 export const commands: Record<string, () => Promise<Command>> = {
   controller: async () => (await import("./controller/command.ts")).controllerCommand,
   injector: async () => (await import("./injector/command.ts")).injectorCommand,
+  inject: async () => (await import("./cli/inject-command.ts")).injectCommand,
+  explain: async () => (await import("./cli/explain-command.ts")).explainCommand,
   version: async () => versionCommand,
 };
 
@@ -38,6 +40,8 @@ function topLevelHelp(): string {
     "Commands:",
     "  controller   Reconcile Components and Configurations into per-app sidecar configs",
     "  injector     Serve the mutating admission webhook that injects the daprd sidecar",
+    "  inject       Write workload manifests back with the daprd sidecar injected, offline",
+    "  explain      Explain why a pod was or was not injected, or what an app receives and why",
     "  version      Print the Outrigger version",
     "",
     "Run 'outrigger <command> --help' for the flags of a command.",
@@ -52,7 +56,8 @@ function commandHelp(name: string, cmd: Command): string {
     for (const [flag, opt] of flags) {
       const doc = opt.description;
       const dflt = opt.default === undefined ? "" : ` (default: ${String(opt.default)})`;
-      const name = `  --${flag}${opt.type === "string" ? " <value>" : ""}`;
+      const short = opt.short ? `-${opt.short}, ` : "";
+      const name = `  ${short}--${flag}${opt.type === "string" ? " <value>" : ""}`;
       lines.push(`${name.padEnd(38)} ${doc}${dflt}`);
     }
   }
@@ -74,13 +79,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = await load();
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
       options: { ...cmd.options, help: { type: "boolean", short: "h" } },
       strict: true,
-      allowPositionals: false,
-    }) as { values: Record<string, string | boolean | undefined> });
+      allowPositionals: cmd.positionals === true,
+    }) as { values: Record<string, string | boolean | undefined>; positionals: string[] });
   } catch (err) {
     console.error(`outrigger ${name}: ${(err as Error).message}\n\n${commandHelp(name, cmd)}`);
     return 2;
@@ -90,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // Every problem with the flags stops the process here, before it touches anything.
-  const config = cmd.config(values, process.env);
+  const config = cmd.config(values, process.env, positionals);
   if (isProblems(config)) {
     for (const p of config.problems) console.error(`outrigger ${name}: ${p}`);
     return 2;

@@ -133,7 +133,7 @@ export function versionSchema(crd: CustomResourceDefinition, version?: string): 
 
 // kubectl reads YAML 1.1 (yes/no/on/off are booleans, 0755 is octal) but keeps timestamps as
 // strings, so a date-like metadata value reaches the API server as the text that was written.
-const KUBECTL_YAML_SCHEMA = new Schema(YAML11_SCHEMA.tags.filter((t) => t !== timestampTag));
+export const KUBECTL_YAML_SCHEMA = new Schema(YAML11_SCHEMA.tags.filter((t) => t !== timestampTag));
 
 /** The documents of a YAML stream as the JSON kubectl sends; empty documents are dropped. */
 export function parseManifests(text: string): unknown[] {

@@ -11,13 +11,18 @@ import {
   type Problems,
 } from "../shared/command.ts";
 import { KubeconfigError, loadApiEndpoint, type ApiEndpoint } from "../shared/kubeconfig.ts";
-import { createLogger } from "../shared/log.ts";
+import { LOG_FORMATS, createLogger, logFormatFlag, logFormatOf, type LogFormat } from "../shared/log.ts";
 import { parseAddress, startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { sidecarDefaultsFlags, sidecarDefaultsFromFlags } from "../sidecar/flags.ts";
 import { Manager } from "./manager.ts";
 import { createKubeHttp } from "../shared/kube-http.ts";
-import { LeaderElector, defaultIdentity, kubeLeaseStore } from "./runtime/leader-election.ts";
+import {
+  LeaderElector,
+  defaultIdentity,
+  kubeLeaseStore,
+  leaseNamespaceState,
+} from "./runtime/leader-election.ts";
 import { runtimeMetrics } from "./runtime/metrics.ts";
 
 const options: Record<string, Flag> = {
@@ -31,6 +36,7 @@ const options: Record<string, Flag> = {
   "watch-namespace": str("Watch and reconcile only this namespace (default: all namespaces)"),
   concurrency: str("Keys reconciled at once per queue", "4"),
   "log-level": str("pino log level (default: $LOG_LEVEL, else info)"),
+  "log-format": logFormatFlag,
   // The cluster-wide sidecar defaults: pods injected with other ones are reported as stale.
   ...sidecarDefaultsFlags,
 };
@@ -44,6 +50,8 @@ export interface ControllerConfig {
   watchNamespace?: string;
   concurrency: number;
   logLevel: string;
+  /** undefined: pretty when stdout is a terminal, else json. */
+  logFormat?: LogFormat;
   sidecarDefaults: SidecarDefaults;
 }
 
@@ -65,6 +73,9 @@ export function controllerConfig(
     problems.push("--lease-duration: want an integer >= 2");
   const concurrency = Number(need("concurrency"));
   if (!Number.isInteger(concurrency) || concurrency < 1) problems.push("--concurrency: want an integer >= 1");
+  const logFormat = get("log-format");
+  if (logFormat !== undefined && logFormatOf(logFormat, false) === undefined)
+    problems.push(`--log-format ${JSON.stringify(logFormat)}: want ${LOG_FORMATS.join(", ")}`);
   const logLevel = get("log-level") ?? env.LOG_LEVEL ?? "info";
   if (!(PROCESS_LOG_LEVELS as readonly string[]).includes(logLevel))
     problems.push(`--log-level ${JSON.stringify(logLevel)}: want ${PROCESS_LOG_LEVELS.join(", ")}`);
@@ -83,6 +94,7 @@ export function controllerConfig(
     ...(watchNamespace ? { watchNamespace } : {}),
     concurrency,
     logLevel,
+    ...(logFormat ? { logFormat: logFormat as LogFormat } : {}),
     sidecarDefaults,
   };
 }
@@ -93,7 +105,10 @@ export const controllerCommand: Command<ControllerConfig> = {
   options,
   config: controllerConfig,
   async run(config) {
-    const log = createLogger("controller", config.logLevel);
+    const log = createLogger("controller", {
+      level: config.logLevel,
+      format: logFormatOf(config.logFormat, process.stdout.isTTY === true),
+    });
     let endpoint: ApiEndpoint;
     try {
       endpoint = loadApiEndpoint(config.kubeconfig);
@@ -104,6 +119,15 @@ export const controllerCommand: Command<ControllerConfig> = {
     }
     log.info({ server: endpoint.server, kubeconfig: endpoint.source }, "using the Kubernetes API");
     const http = createKubeHttp(endpoint);
+    // Without its namespace the Lease can never be created: the controller would campaign
+    // forever and reconcile nothing. The namespace is the installer's to create, not ours.
+    if ((await leaseNamespaceState(http, config.lease)) === "missing") {
+      console.error(
+        `outrigger controller: the leader-election namespace ${JSON.stringify(config.lease.namespace)} does not exist: ` +
+          `create it (kubectl create namespace ${config.lease.namespace}) or name another with --leader-election-namespace`,
+      );
+      return 2;
+    }
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     const { leaseSeconds } = config;

@@ -15,7 +15,14 @@ import {
 } from "../shared/command.ts";
 import { createKubeHttp, type KubeHttp } from "../shared/kube-http.ts";
 import { KubeconfigError, loadApiEndpoint } from "../shared/kubeconfig.ts";
-import { createLogger, type Logger } from "../shared/log.ts";
+import {
+  LOG_FORMATS,
+  createLogger,
+  logFormatFlag,
+  logFormatOf,
+  type LogFormat,
+  type Logger,
+} from "../shared/log.ts";
 import { parseAddress, startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
 import { admit } from "./admit.ts";
 import {
@@ -58,6 +65,7 @@ const options: Record<string, Flag> = {
   "listen-address": str("Address of the HTTPS webhook server (POST /mutate)", "0.0.0.0:8443"),
   "ops-address": str("Address of /healthz, /readyz and /metrics (plain HTTP)", "0.0.0.0:8081"),
   "log-level": str("Log level of the injector: debug, info, warn, error (default: $LOG_LEVEL or info)"),
+  "log-format": logFormatFlag,
   // Certificates
   "tls-cert-file": str("Serve this certificate (PEM) instead of managing one; reloaded when it changes"),
   "tls-key-file": str("Private key (PEM) of --tls-cert-file"),
@@ -104,6 +112,8 @@ export interface InjectorConfig {
   listen: { host: string; port: number };
   opsAddress: string;
   logLevel: string;
+  /** undefined: pretty when stdout is a terminal, else json. */
+  logFormat?: LogFormat;
   certificates:
     | { kind: "files"; certFile: string; keyFile: string; caFile?: string }
     | { kind: "managed"; secretName: string; policy: CertificatePolicy };
@@ -148,6 +158,9 @@ export function injectorConfig(
     problems.push(`--namespace ${JSON.stringify(namespace)} is not a namespace name`);
   const listen = address("listen-address");
   address("ops-address");
+  const logFormat = get("log-format");
+  if (logFormat !== undefined && logFormatOf(logFormat, false) === undefined)
+    problems.push(`--log-format ${JSON.stringify(logFormat)}: want ${LOG_FORMATS.join(", ")}`);
   const logLevel = get("log-level") ?? env.LOG_LEVEL ?? "info";
   if (!(PROCESS_LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`--log-level ${JSON.stringify(logLevel)}: want debug, info, warn or error`);
@@ -233,6 +246,7 @@ export function injectorConfig(
     listen,
     opsAddress: need("ops-address"),
     logLevel,
+    ...(logFormat ? { logFormat: logFormat as LogFormat } : {}),
     certificates,
     resyncMs,
     webhook,
@@ -422,7 +436,10 @@ export const injectorCommand: Command<InjectorConfig> = {
   options,
   config: injectorConfig,
   async run(config) {
-    const log = createLogger("injector", config.logLevel);
+    const log = createLogger("injector", {
+      level: config.logLevel,
+      format: logFormatOf(config.logFormat, process.stdout.isTTY === true),
+    });
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     return runInjector(config, log, registry);

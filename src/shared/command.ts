@@ -18,8 +18,10 @@ export interface Command<C = unknown> {
   summary: string;
   usage: string;
   options: Record<string, Flag>;
+  /** Takes arguments besides flags (`explain pod/web`); they are passed to `config`. */
+  positionals?: boolean;
   /** Flags to config; pure but for `env`. */
-  config(values: FlagValues, env: NodeJS.ProcessEnv): C | Problems;
+  config(values: FlagValues, env: NodeJS.ProcessEnv, positionals?: string[]): C | Problems;
   run(config: C): Promise<number>;
 }
 

@@ -29,7 +29,8 @@ export function flagReferenceMarkdown(commands: ReadonlyArray<[string, Command]>
     );
     for (const [flag, opt] of flags) {
       const dflt = opt.default === undefined || opt.default === "" ? "" : `\`${cell(String(opt.default))}\``;
-      out.push(`| \`--${flag}\` | ${dflt} | ${cell(opt.description)} |`);
+      const short = opt.short ? `\`-${opt.short}\`, ` : "";
+      out.push(`| ${short}\`--${flag}\` | ${dflt} | ${cell(opt.description)} |`);
     }
   }
   return `${out.join("\n")}\n`;

@@ -1,7 +1,8 @@
 // The Helm chart, rendered by the pinned helm: it lints, its CRDs are crds/ plus the keep
 // annotation, its values are checked, and what it wires together (flags, names, RBAC) matches
 // the binaries it runs. The server-side dry-run and the install are in test/e2e/deploy.e2e.ts.
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { expect } from "chai";
@@ -12,12 +13,15 @@ import { injectorCommand } from "../../src/injector/command.ts";
 import { resources } from "../../src/controller/runtime/resource.ts";
 import { CONVERSION_CRD } from "../../src/injector/crd-conversion.ts";
 import { DEFAULT_SIDECAR_IMAGE, builtInSidecarDefaults } from "../../src/sidecar/defaults.ts";
+import { sidecarDefaultsOfDeployment } from "../../src/cli/inject-command.ts";
 import { KEEP_ANNOTATION, chartCrdDrift, crdSourceDir } from "../../hack/sync-chart-crds.ts";
 import {
   chartDir,
   haValuesFile,
   helm,
+  parseManifests,
   render,
+  repoRoot,
   runHelm,
   template,
   type KubeObject,
@@ -53,6 +57,45 @@ describe("the Helm chart", function () {
       expect(r.code, r.stdout + r.stderr).to.equal(0);
       expect(r.stdout).to.include("0 chart(s) failed");
     }
+  });
+
+  it("renders without --kube-version: the pinned helm defaults to the pinned Kubernetes version", async function () {
+    const plain = await runHelm(["template", "outrigger", chartDir, "--namespace", RELEASE_NS]);
+    expect(plain.code, plain.stderr).to.equal(0);
+    expect(parseManifests(plain.stdout).length).to.equal(defaults.objects.length);
+    // What helm assumes: the minor of hack/versions.sh's KUBE_VERSION, set by build-components.sh.
+    const pinned = /KUBE_VERSION="\$\{KUBE_VERSION:-v1\.(\d+)\.\d+\}"/.exec(
+      readFileSync(join(repoRoot, "hack/versions.sh"), "utf8"),
+    );
+    const dir = mkdtempSync(join(tmpdir(), "outrigger-kube-version-"));
+    try {
+      mkdirSync(join(dir, "templates"));
+      writeFileSync(join(dir, "Chart.yaml"), "apiVersion: v2\nname: probe\nversion: 0.0.1\n");
+      writeFileSync(
+        join(dir, "templates", "v.yaml"),
+        "kubeVersion: {{ .Capabilities.KubeVersion.Version }}\n",
+      );
+      const probe = await runHelm(["template", "probe", dir]);
+      expect(probe.code, probe.stderr).to.equal(0);
+      expect(probe.stdout).to.include(`kubeVersion: v1.${pinned?.[1]}.0`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("runs the injector with the defaults `outrigger inject --from-cluster` reads back", async function () {
+    expect(sidecarDefaultsOfDeployment(defaults.get("Deployment", "outrigger-injector"))).to.deep.equal({
+      ok: true,
+      settings: builtInSidecarDefaults,
+    });
+    const custom = await render({
+      values: { injector: { sidecar: { image: "registry.example/daprd:1.2.3", logLevel: "debug" } } },
+    });
+    const read = sidecarDefaultsOfDeployment(custom.get("Deployment", "outrigger-injector"));
+    expect(read.ok && read.settings).to.deep.include({
+      sidecarImage: "registry.example/daprd:1.2.3",
+      logLevel: "debug",
+    });
   });
 
   describe("CRDs", function () {

@@ -1,12 +1,13 @@
 // `npm start` end to end: against the test cluster it applies the CRDs, runs the controller
 // and the injector, registers the webhook, and on Ctrl-C removes the registration again.
 import { spawn } from "node:child_process";
-import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { manifestsOfTryItBlock } from "../../hack/lib/try-it.ts";
+import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { sidecarConfigSecretName } from "../../src/sidecar/config-secret.ts";
 import { cluster, repoRoot } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
-import { eventually } from "./harness/util.ts";
+import { eventually, kubectl } from "./harness/util.ts";
 
 describe("npm start", function () {
   const ns = useNamespace("start");
@@ -32,53 +33,31 @@ describe("npm start", function () {
         },
         { timeoutMs: 60_000 },
       );
-      await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-        group: "dapr.io",
-        version: "v1alpha1",
-        namespace: ns.name,
-        plural: "components",
-        body: {
-          apiVersion: "dapr.io/v1alpha1",
-          kind: "Component",
-          metadata: { name: "statestore" },
-          spec: {
-            type: "state.redis",
-            version: "v1",
-            metadata: [{ name: "redisHost", value: "redis:6379" }],
-          },
-        },
-      });
-      await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
-        namespace: ns.name,
-        body: {
-          metadata: { name: "web" },
-          spec: {
-            selector: { matchLabels: { app: "web" } },
-            template: {
-              metadata: {
-                labels: { app: "web" },
-                annotations: {
-                  "dapr.io/enabled": "true",
-                  "dapr.io/app-id": "web",
-                  "dapr.io/app-port": "8080",
-                },
-              },
-              spec: { containers: [{ name: "web", image: "registry.k8s.io/pause:3.10" }] },
-            },
-          },
-        },
-      });
+      // The start-up ends with the try-it block; its manifests are what a newcomer applies.
+      await eventually(
+        async () =>
+          expect(logs, "the try-it block").to.include("Outrigger is running. Try it from another shell:"),
+        { timeoutMs: 60_000 },
+      );
+      expect(logs).to.include(`  export KUBECONFIG=${cluster().kubeconfigPath}\n`);
+      const manifests = manifestsOfTryItBlock(logs);
+      expect(manifests, "manifests in the block").to.be.a("string");
+      process.stderr.write(
+        `----- npm start's try-it block -----\n${logs.slice(logs.indexOf("Outrigger is running"))}\n`,
+      );
+      await kubectl(["apply", "-f", "-"], { namespace: ns.name, input: manifests });
       const core = kc.makeApiClient(CoreV1Api);
       await eventually(
         async () => {
-          const pods = (await core.listNamespacedPod({ namespace: ns.name, labelSelector: "app=web" })).items;
+          const pods = (await core.listNamespacedPod({ namespace: ns.name, labelSelector: "app=hello" }))
+            .items;
           expect(
             pods[0]?.spec?.initContainers?.map((c) => c.name),
             "injected sidecar",
           ).to.include("daprd");
           const secret = await core.readNamespacedSecret({
             namespace: ns.name,
-            name: sidecarConfigSecretName("web"),
+            name: sidecarConfigSecretName("hello"),
           });
           expect(Buffer.from(secret.data?.["components.yaml"] ?? "", "base64").toString()).to.contain(
             "statestore",

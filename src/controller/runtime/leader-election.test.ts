@@ -3,7 +3,13 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { KubeApiError } from "../../shared/api-errors.ts";
 import { FakeClock, flushPromises } from "./fake-clock.testing.ts";
-import { LeaderElector, microTime, type Lease, type LeaseStore } from "./leader-election.ts";
+import {
+  LeaderElector,
+  leaseNamespaceStateOf,
+  microTime,
+  type Lease,
+  type LeaseStore,
+} from "./leader-election.ts";
 import { runtimeMetrics } from "./metrics.ts";
 
 const log = pino({ level: "silent" });
@@ -261,5 +267,25 @@ describe("LeaderElector", () => {
 
   it("writes MicroTime with six fractional digits", () => {
     expect(microTime(Date.UTC(2025, 0, 2, 3, 4, 5, 678))).to.equal("2025-01-02T03:04:05.678000Z");
+  });
+});
+
+describe("leaseNamespaceStateOf", () => {
+  it("tells a missing namespace from a Lease that exists and from what it cannot know", () => {
+    const missing = new KubeApiError(404, {
+      reason: "NotFound",
+      message: 'namespaces "outrigger-system" not found',
+      details: { name: "outrigger-system", kind: "namespaces" },
+    });
+    expect(leaseNamespaceStateOf(missing)).to.equal("missing");
+    const exists = new KubeApiError(409, { reason: "AlreadyExists", details: { kind: "leases" } });
+    expect(leaseNamespaceStateOf(exists)).to.equal("exists");
+    expect(leaseNamespaceStateOf(new KubeApiError(403, { reason: "Forbidden" }))).to.equal("unknown");
+    expect(
+      leaseNamespaceStateOf(new KubeApiError(404, { reason: "NotFound", details: { kind: "leases" } })),
+    ).to.equal("unknown");
+    expect(leaseNamespaceStateOf(Object.assign(new Error("refused"), { code: "ECONNREFUSED" }))).to.equal(
+      "unknown",
+    );
   });
 });

@@ -64,6 +64,39 @@ export function kubeLeaseStore(http: KubeHttp, ref: LeaseRef): LeaseStore {
   };
 }
 
+/**
+ * Whether the Lease's namespace exists, asked without writing: a dry-run create of the Lease
+ * (the controller may create Leases; it has no access to Namespaces). A missing namespace is
+ * a 404 naming the namespace; AlreadyExists or a created answer mean it exists. Anything
+ * else (403, network) is "unknown", and leader election reports it as it retries.
+ */
+export async function leaseNamespaceState(
+  http: KubeHttp,
+  ref: LeaseRef,
+): Promise<"exists" | "missing" | "unknown"> {
+  try {
+    await http.json({
+      method: "POST",
+      path: resourcePath(resources.leases, ref.namespace),
+      query: { dryRun: "All" },
+      body: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: ref.name } },
+      timeoutMs: 10_000,
+    });
+    return "exists";
+  } catch (err) {
+    return leaseNamespaceStateOf(err);
+  }
+}
+
+/** The state leaseNamespaceState reports for a failed dry-run create. */
+export function leaseNamespaceStateOf(err: unknown): "exists" | "missing" | "unknown" {
+  const c = classifyApiError(err);
+  if (c.kind === "already-exists") return "exists";
+  const details = (err as { status?: { details?: { kind?: unknown } } }).status?.details;
+  if (c.kind === "not-found" && details?.kind === "namespaces") return "missing";
+  return "unknown";
+}
+
 export interface LeaderElectionOptions {
   lease: LeaseRef;
   /** Unique per process; defaultIdentity() gives hostname plus a random suffix. */
