@@ -46,6 +46,11 @@ const flags = {
     description: "Injector: rounds per level (best throughput, median p99 kept: filters other load)",
   },
   "log-level": { type: "string", default: "info", description: "Injector: --log-level of the injector" },
+  "cpu-reviews": {
+    type: "string",
+    default: "20000",
+    description: "Injector: reviews per CPU-per-review run (server CPU time / reviews)",
+  },
   profile: {
     type: "boolean",
     description:
@@ -173,6 +178,7 @@ async function main(argv: string[]): Promise<number> {
           rounds: 1,
           warmupMs: 200,
           durationMs: 500,
+          cpuReviews: 200,
           logLevel: values["log-level"],
           cli,
           profile: false,
@@ -184,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
           rounds: positiveInt("rounds", values.rounds),
           warmupMs: Number(values.warmup) * 1000,
           durationMs: positiveInt("duration", values.duration) * 1000,
+          cpuReviews: positiveInt("cpu-reviews", values["cpu-reviews"]),
           logLevel: values["log-level"],
           cli,
           profile: values.profile === true,
