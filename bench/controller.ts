@@ -391,7 +391,7 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
       const metricsUrl = `http://127.0.0.1:${opsPort}/metrics`;
       const scrape = async () => {
         // Generous: a controller busy with its start-up answers late, which is not a failure.
-        const text = (await httpGet(metricsUrl, 15_000)).body;
+        const text = (await httpGet(metricsUrl, 60_000)).body;
         return {
           heap: {
             used: gaugeValue(text, "nodejs_heap_size_used_bytes") / 2 ** 20,
