@@ -7,7 +7,7 @@
 // update reaches a known subset. Several read a value from the Secret through secretKeyRef, as
 // real ones do. Each Component carries a `benchRevision` setting: an update bumps it, and the
 // new value in an app's rendered config shows that the update has reached that app.
-import type { V1Deployment, V1Namespace, V1Secret } from "@kubernetes/client-node";
+import type { V1Deployment, V1Namespace, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { Component, Configuration, MetadataItem } from "../src/apis/types.ts";
 
 export interface LoadShape {
@@ -222,5 +222,46 @@ export function benchDeployment(namespace: string, app: number, run: string): V1
         },
       },
     },
+  };
+}
+
+/** Scheduler that does not exist: unrelated pods stay Pending, so nothing writes to them during a run. */
+export const UNSCHEDULED = "outrigger-bench-unscheduled";
+
+/**
+ * A pod that has nothing to do with Dapr, about 12 KB as the API server stores it: the kind of
+ * pod a cluster holds thousands of (a Java service with a long environment and a big
+ * last-applied annotation). The controller should pay next to nothing for it.
+ */
+export function unrelatedPod(namespace: string, i: number, run: string): V1Pod {
+  const name = `other-${i}`;
+  const env = Array.from({ length: 60 }, (_, e) => ({
+    name: `SETTING_${String(e).padStart(2, "0")}`,
+    value: `value-${e}-${"x".repeat(60)}`,
+  }));
+  const container = {
+    name: "app",
+    image: `registry.example.com/team/${name}:2.3.4`,
+    env,
+    ports: [{ name: "http", containerPort: 8080 }],
+    resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+  };
+  const spec = { schedulerName: UNSCHEDULED, containers: [container] };
+  const labels = { "app.kubernetes.io/name": "other", [BENCH_RUN_LABEL]: run };
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name,
+      namespace,
+      labels,
+      annotations: {
+        "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify({
+          metadata: { name, labels },
+          spec,
+        }),
+      },
+    },
+    spec,
   };
 }

@@ -18,6 +18,7 @@ describe("controller benchmark (smoke)", function () {
       namespaces: 1,
       apps: 2,
       components: 3,
+      unrelatedPods: 4,
       updates: 3,
       controllerConcurrency: 2,
       cli: join(repoRoot, "src/cli.ts"),
@@ -33,6 +34,13 @@ describe("controller benchmark (smoke)", function () {
     expect(r.shape.watchNamespace).to.be.a("string");
     expect(r.cold.convergedSeconds).to.be.greaterThan(0);
     expect(r.cold.writes).to.include({ "secrets/create": 2, "services/create": 2 });
+    expect(r.shape.unrelatedPods).to.equal(4);
+    expect(r.cold.reconcilesPerKey["sidecar-config"]).to.be.greaterThan(0);
+    expect(r.cold.reconcilesPerKey.status).to.be.greaterThan(0);
+    expect(r.cold.cpuSecondsSettled).to.be.greaterThan(0);
+    expect(r.cold.rssPeakMiB).to.be.greaterThan(10);
+    expect(r.targets.map((t) => t.name)).to.include("app reconciles per app");
+    if (!r.propagation || !r.burst) throw new Error("a full run has updates and a burst");
     expect(r.propagation.updates).to.equal(3);
     expect(r.propagation.toEveryAppMs.count).to.equal(3);
     expect(r.propagation.appsAffected).to.equal(6);

@@ -18,6 +18,7 @@ describe("injector benchmark (smoke)", function () {
       // Long enough that a loaded machine still completes reviews inside each window.
       durationMs: 1000,
       logLevel: "warn",
+      cpuReviews: 100,
       cli: join(repoRoot, "src/cli.ts"),
       profile: false,
       outDir: mkdtempSync(join(tmpdir(), "outrigger-bench-smoke-")),
@@ -40,9 +41,15 @@ describe("injector benchmark (smoke)", function () {
     expect(r.halfPeak.injector.verified).to.be.greaterThan(0);
     expect(r.halfPeak.injector.errors).to.equal(0);
     expect(r.reviewBytes).to.be.greaterThan(4000);
+    // A fixed count: every review is in the window, so the CPU per review is known for both.
+    expect(r.cpuPerReview.reviews).to.equal(100);
+    expect(r.cpuPerReview.roundMs.injector).to.have.length(2);
+    expect(r.cpuPerReview.injectorMs).to.be.greaterThan(0);
+    expect(r.cpuPerReview.referenceMs).to.be.greaterThan(0);
     const report = injectorReport(r);
     expect(report)
       .to.include("Injector vs reference")
-      .and.to.include("Fixed rate at half the injector's peak");
+      .and.to.include("Fixed rate at half the injector's peak")
+      .and.to.include("CPU per review");
   });
 });

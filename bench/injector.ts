@@ -27,6 +27,8 @@ export interface InjectorBenchOptions {
   cli: string;
   /** Run both servers under --cpu-prof too, and summarize the profiles. */
   profile: boolean;
+  /** Reviews of the CPU-per-review run (fixed count, at CPU_CONCURRENCY). */
+  cpuReviews: number;
   /** Where logs and profiles go. */
   outDir: string;
   progress: (line: string) => void;
@@ -35,6 +37,8 @@ export interface InjectorBenchOptions {
 export interface ServerRun extends LoadResult {
   /** CPU the server used during the window, in percent of one core. */
   serverCpuPercent: number | undefined;
+  /** The server's CPU time during the window per review answered in it, in ms. */
+  serverCpuMsPerReview: number | undefined;
   /** The measured window on the monotonic clock, in microseconds (to cut a CPU profile to it). */
   windowUs: { fromUs: number; toUs: number };
 }
@@ -59,10 +63,24 @@ export interface InjectorBenchResult {
     reference: ServerRun;
     roundP99Ms: { injector: number[]; reference: number[] };
   };
+  /**
+   * The server's CPU time over a fixed number of reviews (after a warm-up), per review: steadier
+   * than throughput on a shared machine, since time the server does not get is not counted.
+   * The lowest of the rounds of each server.
+   */
+  cpuPerReview: {
+    reviews: number;
+    concurrency: number;
+    injectorMs: number;
+    referenceMs: number;
+    ratio: number;
+    roundMs: { injector: number[]; reference: number[] };
+  };
   profiles?: { injector: ProfileSummary; reference: ProfileSummary; files: string[] };
   loadAverage: { start: number; end: number };
   targets: {
     ratio: { want: number; got: number; met: boolean };
+    cpuPerReviewRatio: { want: number; got: number; met: boolean };
     halfPeakP99Ms: { want: number; got: number; met: boolean };
   };
 }
@@ -70,6 +88,8 @@ export interface InjectorBenchResult {
 const HALF_PEAK_MAX_CONNECTIONS = 64;
 const TARGET_RATIO = 0.8;
 const TARGET_P99_MS = 5;
+const TARGET_CPU_RATIO = 1.25;
+const CPU_CONCURRENCY = 16;
 
 /** The AdmissionReview the API server would send for the benchmark pod, with a uid placeholder. */
 export function benchReviewTemplate(): string {
@@ -210,20 +230,28 @@ async function measure(
       }
     },
   );
+  const serverCpuSeconds = cpuStart !== undefined && cpuEnd !== undefined ? cpuEnd - cpuStart : undefined;
   const serverCpuPercent =
-    cpuStart !== undefined && cpuEnd !== undefined
-      ? ((cpuEnd - cpuStart) * 1000 * 100) / opts.durationMs
-      : undefined;
+    serverCpuSeconds === undefined ? undefined : (serverCpuSeconds * 1000 * 100) / result.windowMs;
+  const serverCpuMsPerReview =
+    serverCpuSeconds === undefined || result.requests === 0
+      ? undefined
+      : (serverCpuSeconds * 1000) / result.requests;
   if (result.errors > 0)
     throw new Error(
       `${server.name}: ${result.errors} failed requests, e.g. ${result.errorSamples.join("; ")}`,
     );
   if (result.verified === 0) throw new Error(`${server.name}: no answer was verified`);
-  const what = mode.kind === "closed" ? `concurrency ${mode.concurrency}` : `${mode.perSecond}/s`;
+  const what =
+    mode.kind === "closed"
+      ? `concurrency ${mode.concurrency}`
+      : mode.kind === "count"
+        ? `${mode.reviews} reviews`
+        : `${mode.perSecond}/s`;
   opts.progress(
-    `  ${server.name.padEnd(9)} ${what.padEnd(14)} ${Math.round(result.throughput)} reviews/s, p50 ${latencyText(result.latencyMs.p50)}, p99 ${latencyText(result.latencyMs.p99)}, server CPU ${serverCpuPercent?.toFixed(0) ?? "?"}%, client CPU ${result.clientCpuPercent.toFixed(0)}%`,
+    `  ${server.name.padEnd(9)} ${what.padEnd(14)} ${Math.round(result.throughput)} reviews/s, p50 ${latencyText(result.latencyMs.p50)}, p99 ${latencyText(result.latencyMs.p99)}, server CPU ${serverCpuPercent?.toFixed(0) ?? "?"}% (${serverCpuMsPerReview?.toFixed(3) ?? "?"} ms/review), client CPU ${result.clientCpuPercent.toFixed(0)}%`,
   );
-  return { ...result, serverCpuPercent, windowUs };
+  return { ...result, serverCpuPercent, serverCpuMsPerReview, windowUs };
 }
 
 /** A latency for the progress line; a window in which no review completed has none (NaN, or null once sent between processes). */
@@ -242,6 +270,7 @@ export async function runInjectorBench(opts: InjectorBenchOptions): Promise<Inje
   const reference = await startReference(tls, opts, [], "");
   const levels: InjectorBenchResult["levels"] = [];
   let halfPeak: InjectorBenchResult["halfPeak"];
+  let cpuPerReview: InjectorBenchResult["cpuPerReview"];
   try {
     // Interference from other processes only ever lowers throughput: per level, the best of
     // the rounds is the capacity. The rounds alternate the two servers, so both see the same
@@ -275,6 +304,26 @@ export async function runInjectorBench(opts: InjectorBenchOptions): Promise<Inje
       rateRuns.injector.push(await measure(injector, tls, template, mode, opts));
       rateRuns.reference.push(await measure(reference, tls, template, mode, opts));
     }
+    const countMode = { kind: "count", concurrency: CPU_CONCURRENCY, reviews: opts.cpuReviews } as const;
+    const cpuRuns = { injector: [] as number[], reference: [] as number[] };
+    for (let round = 0; round < opts.rounds; round++) {
+      cpuRuns.injector.push(
+        (await measure(injector, tls, template, countMode, opts)).serverCpuMsPerReview ?? NaN,
+      );
+      cpuRuns.reference.push(
+        (await measure(reference, tls, template, countMode, opts)).serverCpuMsPerReview ?? NaN,
+      );
+    }
+    const injectorMs = Math.min(...cpuRuns.injector);
+    const referenceMs = Math.min(...cpuRuns.reference);
+    cpuPerReview = {
+      reviews: opts.cpuReviews,
+      concurrency: CPU_CONCURRENCY,
+      injectorMs,
+      referenceMs,
+      ratio: injectorMs / referenceMs,
+      roundMs: cpuRuns,
+    };
     halfPeak = {
       perSecond,
       injector: medianP99Run(rateRuns.injector),
@@ -307,10 +356,16 @@ export async function runInjectorBench(opts: InjectorBenchOptions): Promise<Inje
     levels,
     peak,
     halfPeak,
+    cpuPerReview,
     ...(profiles ? { profiles } : {}),
     loadAverage: { start: loadStart, end: loadAverage() },
     targets: {
       ratio: { want: TARGET_RATIO, got: peak.ratio, met: peak.ratio >= TARGET_RATIO },
+      cpuPerReviewRatio: {
+        want: TARGET_CPU_RATIO,
+        got: cpuPerReview.ratio,
+        met: cpuPerReview.ratio <= TARGET_CPU_RATIO,
+      },
       halfPeakP99Ms: {
         want: TARGET_P99_MS,
         got: halfPeak.injector.latencyMs.p99,
@@ -365,6 +420,9 @@ async function profileBoth(
 /** Milliseconds for a table; "-" where a window had no sample (NaN, or null once sent between processes). */
 const ms = (n: number | null) => (typeof n === "number" && Number.isFinite(n) ? n.toFixed(2) : "-");
 
+/** CPU ms per review for a table: three decimals, "-" where unknown. */
+const cpuMs = (n: number | undefined) => (n !== undefined && Number.isFinite(n) ? n.toFixed(3) : "-");
+
 export function injectorReport(r: InjectorBenchResult): string {
   const parts = [
     formatTable(
@@ -375,10 +433,12 @@ export function injectorReport(r: InjectorBenchResult): string {
         "p50 ms",
         "p99 ms",
         "cpu %",
+        "cpu ms/review",
         "reference/s",
         "p50 ms",
         "p99 ms",
         "cpu %",
+        "cpu ms/review",
         "ratio",
       ],
       r.levels.map((l) => [
@@ -387,10 +447,12 @@ export function injectorReport(r: InjectorBenchResult): string {
         ms(l.injector.latencyMs.p50),
         ms(l.injector.latencyMs.p99),
         l.injector.serverCpuPercent ?? NaN,
+        cpuMs(l.injector.serverCpuMsPerReview),
         l.reference.throughput,
         ms(l.reference.latencyMs.p50),
         ms(l.reference.latencyMs.p99),
         l.reference.serverCpuPercent ?? NaN,
+        cpuMs(l.reference.serverCpuMsPerReview),
         l.ratio.toFixed(2),
       ]),
     ),
@@ -408,9 +470,24 @@ export function injectorReport(r: InjectorBenchResult): string {
       ]),
     ),
     formatTable(
+      `CPU per review: the server's CPU time over ${r.cpuPerReview.reviews} reviews at concurrency ${r.cpuPerReview.concurrency}, after the warm-up (lowest of ${r.rounds} round(s); all: injector ${r.cpuPerReview.roundMs.injector.map(cpuMs).join("/")}, reference ${r.cpuPerReview.roundMs.reference.map(cpuMs).join("/")} ms)`,
+      ["server", "cpu ms/review"],
+      [
+        ["injector", cpuMs(r.cpuPerReview.injectorMs)],
+        ["reference (bare Node HTTPS)", cpuMs(r.cpuPerReview.referenceMs)],
+        ["injector / reference", r.cpuPerReview.ratio.toFixed(2)],
+      ],
+    ),
+    formatTable(
       "Injector targets",
       ["target", "want", "got", "met"],
       [
+        [
+          "CPU per review / reference's",
+          `<= ${r.targets.cpuPerReviewRatio.want}`,
+          r.targets.cpuPerReviewRatio.got.toFixed(2),
+          r.targets.cpuPerReviewRatio.met ? "yes" : "NO",
+        ],
         [
           "peak throughput / reference peak",
           `>= ${r.targets.ratio.want}`,

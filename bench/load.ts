@@ -6,7 +6,9 @@
 //           the peak throughput at that concurrency;
 //   rate    reviews start on a fixed schedule (R per second) whatever the answers do, and each
 //           latency is measured from its scheduled start, so a stalled server shows up in the
-//           percentiles instead of silently lowering the rate (no coordinated omission).
+//           percentiles instead of silently lowering the rate (no coordinated omission);
+//   count   after the warm-up, exactly N reviews over C connections: the window is as long as
+//           they take, so the server's CPU over it divided by N is its CPU per review.
 // Every answer must be HTTP 200; a sample of them is decoded and checked in full.
 import { fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -21,7 +23,10 @@ export interface LoadSpec {
   ca: string;
   /** The review's JSON text with the literal `"uid":"<UID>"`; each request gets a fresh uid. */
   reviewTemplate: string;
-  mode: { kind: "closed"; concurrency: number } | { kind: "rate"; perSecond: number; maxConnections: number };
+  mode:
+    | { kind: "closed"; concurrency: number }
+    | { kind: "rate"; perSecond: number; maxConnections: number }
+    | { kind: "count"; concurrency: number; reviews: number };
   warmupMs: number;
   durationMs: number;
   /** What a correct answer holds: a JSON patch (the injector) or just allowed (the reference). */
@@ -87,7 +92,7 @@ export async function runLoad(
 ): Promise<LoadResult> {
   const url = new URL(spec.url);
   const [head, tail] = splitTemplate(spec.reviewTemplate);
-  const maxSockets = spec.mode.kind === "closed" ? spec.mode.concurrency : spec.mode.maxConnections;
+  const maxSockets = spec.mode.kind === "rate" ? spec.mode.maxConnections : spec.mode.concurrency;
   // Idle sockets close after 4 s, before the server's 5 s keep-alive timeout (Node's default)
   // can close one just as a request goes out on it (ECONNRESET).
   const agent = new https.Agent({ keepAlive: true, maxSockets, ca: spec.ca, timeout: 4000 });
@@ -98,8 +103,9 @@ export async function runLoad(
   let sent = 0;
 
   const start = performance.now();
-  const windowStart = start + spec.warmupMs;
-  const windowEnd = windowStart + spec.durationMs;
+  // A count run sets its window when the warm-up ends and when the last review is answered.
+  let windowStart = spec.mode.kind === "count" ? Infinity : start + spec.warmupMs;
+  let windowEnd = spec.mode.kind === "count" ? Infinity : windowStart + spec.durationMs;
   let cpuAtStart: NodeJS.CpuUsage | undefined;
   let inWindow = 0;
 
@@ -152,6 +158,38 @@ export async function runLoad(
       });
       req.end(body);
     });
+
+  if (spec.mode.kind === "count") {
+    const { concurrency, reviews } = spec.mode;
+    const warmUntil = start + spec.warmupMs;
+    const warm = async () => {
+      while (performance.now() < warmUntil) await send(performance.now());
+    };
+    await Promise.all(Array.from({ length: concurrency }, warm));
+    cpuAtStart = process.cpuUsage();
+    mark({ type: "window-start" });
+    windowStart = performance.now();
+    let left = reviews;
+    const loop = async () => {
+      while (left-- > 0) await send(performance.now());
+    };
+    await Promise.all(Array.from({ length: concurrency }, loop));
+    const cpu = process.cpuUsage(cpuAtStart);
+    mark({ type: "window-end" });
+    windowEnd = performance.now();
+    agent.destroy();
+    const windowMs = windowEnd - windowStart;
+    return {
+      requests: inWindow,
+      throughput: (inWindow * 1000) / windowMs,
+      latencyMs: summarize(latencies),
+      errors,
+      errorSamples,
+      verified,
+      clientCpuPercent: ((cpu.user + cpu.system) / 1000 / windowMs) * 100,
+      windowMs,
+    };
+  }
 
   const windowMarks = setTimeout(() => {
     cpuAtStart = process.cpuUsage();

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { outriggerVersion } from "../src/shared/version.ts";
 import { outriggerCli } from "./build.ts";
 import { controllerReport, runControllerBench, type ControllerBenchOptions } from "./controller.ts";
+import { runControllerScaling, scalingReport } from "./controller-scaling.ts";
 import { injectorReport, runInjectorBench, type InjectorBenchOptions } from "./injector.ts";
 import { repoRoot } from "./processes.ts";
 import { loadAverage } from "./stats.ts";
@@ -45,6 +46,11 @@ const flags = {
     description: "Injector: rounds per level (best throughput, median p99 kept: filters other load)",
   },
   "log-level": { type: "string", default: "info", description: "Injector: --log-level of the injector" },
+  "cpu-reviews": {
+    type: "string",
+    default: "20000",
+    description: "Injector: reviews per CPU-per-review run (server CPU time / reviews)",
+  },
   profile: {
     type: "boolean",
     description:
@@ -60,6 +66,26 @@ const flags = {
   apps: { type: "string", default: "10", description: "Controller: apps (Deployments) per namespace" },
   components: { type: "string", default: "20", description: "Controller: Components per namespace" },
   updates: { type: "string", default: "100", description: "Controller: Component updates to time" },
+  "unrelated-pods": {
+    type: "string",
+    default: "0",
+    description: "Controller: pods without Dapr, in namespaces of their own, in the main run",
+  },
+  scale: {
+    type: "boolean",
+    default: true,
+    description: "Controller: the scaling table (one cold start per size; --no-scale skips it)",
+  },
+  "scale-pods": {
+    type: "string",
+    default: "0,5000,20000",
+    description: "Controller: unrelated pods per scaling run (with the main load's apps)",
+  },
+  "scale-apps": {
+    type: "string",
+    default: "500,1000,2000",
+    description: "Controller: apps per scaling run (--apps per namespace, no unrelated pods)",
+  },
   "controller-node-options": {
     type: "string",
     description:
@@ -88,6 +114,19 @@ function usage(): string {
   return lines.join("\n");
 }
 
+function count(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`--${name} ${JSON.stringify(raw)}: want a whole number, 0 or more`);
+  return n;
+}
+
+const counts = (name: string, raw: string) =>
+  raw
+    .split(",")
+    .filter((c) => c.trim() !== "")
+    .map((c) => count(name, c.trim()));
+
 function positiveInt(name: string, raw: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1)
@@ -100,6 +139,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: flags,
     allowPositionals: true,
+    allowNegative: true,
     strict: true,
   });
   if (values.help) {
@@ -138,6 +178,7 @@ async function main(argv: string[]): Promise<number> {
           rounds: 1,
           warmupMs: 200,
           durationMs: 500,
+          cpuReviews: 200,
           logLevel: values["log-level"],
           cli,
           profile: false,
@@ -149,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
           rounds: positiveInt("rounds", values.rounds),
           warmupMs: Number(values.warmup) * 1000,
           durationMs: positiveInt("duration", values.duration) * 1000,
+          cpuReviews: positiveInt("cpu-reviews", values["cpu-reviews"]),
           logLevel: values["log-level"],
           cli,
           profile: values.profile === true,
@@ -164,6 +206,7 @@ async function main(argv: string[]): Promise<number> {
       namespaces: smoke ? 1 : positiveInt("namespaces", values.namespaces),
       apps: smoke ? 2 : positiveInt("apps", values.apps),
       components: smoke ? 3 : positiveInt("components", values.components),
+      unrelatedPods: smoke ? 0 : count("unrelated-pods", values["unrelated-pods"]),
       updates: smoke ? 3 : positiveInt("updates", values.updates),
       controllerConcurrency: positiveInt("controller-concurrency", values["controller-concurrency"]),
       cli,
@@ -180,6 +223,17 @@ async function main(argv: string[]): Promise<number> {
     const r = await runControllerBench(opts);
     results.controller = r;
     reports.push(controllerReport(r));
+    if (values.scale) {
+      const axes = smoke
+        ? { pods: [0, 20], apps: [2, 4] }
+        : {
+            pods: counts("scale-pods", values["scale-pods"]),
+            apps: counts("scale-apps", values["scale-apps"]),
+          };
+      const scaling = await runControllerScaling(opts, axes);
+      results.controllerScaling = scaling;
+      reports.push(scalingReport(scaling));
+    }
   }
 
   results.loadAverageAtEnd = loadAverage();

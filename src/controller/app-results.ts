@@ -45,9 +45,18 @@ export class AppResults {
     return this.results.get(key);
   }
 
-  /** Results of the apps of a namespace, by app key. */
+  /**
+   * Results of the apps of a namespace, by app key, sorted by key. Through the namespace's
+   * known apps: every status reconcile asks, and scanning every app of the cluster each time
+   * made the status phase grow with apps x resources.
+   */
   inNamespace(namespace: string): Array<[string, AppResult]> {
-    return [...this.results.entries()].filter(([k]) => k.startsWith(`${namespace}/`));
+    const out: Array<[string, AppResult]> = [];
+    for (const key of this.known.get(namespace) ?? []) {
+      const result = this.results.get(key);
+      if (result) out.push([key, result]);
+    }
+    return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /** App keys of a namespace as last reconciled, present or not. */

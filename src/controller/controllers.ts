@@ -7,7 +7,7 @@
 //   subscription-status, resiliency-status, httpendpoint-status   likewise
 // A new kind of resource with a status adds its StatusSpec (reconcile-status.ts) and one line
 // in `statusControllers` below.
-import type { KubernetesObject, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Component, Configuration } from "../apis/types.ts";
@@ -36,6 +36,7 @@ import {
 } from "./reconcile-status.ts";
 import type { Clock } from "./runtime/clock.ts";
 import { newController, type Controller } from "./runtime/controller.ts";
+import { generationOrMetadataChanged, readFieldsChanged } from "./runtime/predicates.ts";
 import type { Informer } from "./runtime/informer.ts";
 import { isOurs, referencedSecretNames } from "./sidecar-config.ts";
 import { StaleSidecarTracker } from "./stale-sidecar-tracker.ts";
@@ -95,11 +96,14 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
       .map((name) => `${obj.metadata?.namespace}/${name}`),
   );
 
-  // Bookkeeping on every replica, before any controller maps the event.
+  // Bookkeeping on every replica, before any controller maps the event. An event that brings
+  // back our own write is marked: the reconcile that wrote it has seen all it holds, so the
+  // watches of our own Secrets and Services need not run it again.
+  const ownEchoes = new WeakSet<KubernetesObject>();
   const observe = (kind: "Secret" | "Service" | StatusKind, o: KubernetesObject, gone = false) => {
     const ref = { kind, namespace: ns(o), name: o.metadata?.name ?? "" };
     if (gone) writer.forget(ref);
-    else writer.observe(ref, o.metadata?.resourceVersion);
+    else if (writer.observe(ref, o.metadata?.resourceVersion)) ownEchoes.add(o);
   };
   for (const [kind, i] of [
     ["Secret", inf.secrets],
@@ -138,6 +142,11 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     const appId = obj.metadata?.labels?.[APP_ID_LABEL];
     return appId ? [appKey(ns(obj), appId)] : [];
   };
+  const appOfLabelUnlessEcho = (obj: KubernetesObject) => (ownEchoes.has(obj) ? [] : appOfLabel(obj));
+  // Status-only updates (our own status patches among them) change nothing a reconciler reads.
+  const specChanged = { updateMatters: generationOrMetadataChanged };
+  // Workloads are trimmed to what app discovery reads; their status churn is noise.
+  const workloadChanged = { updateMatters: readFieldsChanged };
   // Pod status changes do not matter, except the phase (a finished pod is no longer an app source).
   const podChanged = (a: V1Pod, b: V1Pod) => podIdentity(a) !== podIdentity(b);
   const workloads = [
@@ -149,7 +158,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     inf.cronJobs,
   ];
   const withAppSources = <B extends ReturnType<typeof newController>>(b: B): B => {
-    for (const w of workloads) b.watches(w as Informer<KubernetesObject>, appsOfNamespace);
+    for (const w of workloads) b.watches(w as Informer<KubernetesObject>, appsOfNamespace, workloadChanged);
     return b.watches(inf.pods, appsOfNamespace, { updateMatters: podChanged });
   };
 
@@ -159,7 +168,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     informer: Informer<T>,
   ) =>
     newController(`${spec.kind.toLowerCase()}-status`, deps)
-      .for(informer)
+      .for(informer, undefined, specChanged)
       .complete((key, { log }) =>
         reconcileStatus(
           spec,
@@ -188,12 +197,13 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
 
   // --- The outputs of each app ---------------------------------------------------------------
   const sidecarConfig = withAppSources(newController("sidecar-config", deps))
-    .watches(inf.components, appsOfNamespace)
-    .watches(inf.configurations, appsOfNamespace)
-    .watches(inf.subscriptions, appsOfNamespace)
-    .watches(inf.resiliencies, appsOfNamespace)
-    .watches(inf.httpEndpoints, appsOfNamespace)
+    .watches(inf.components, appsOfNamespace, specChanged)
+    .watches(inf.configurations, appsOfNamespace, specChanged)
+    .watches(inf.subscriptions, appsOfNamespace, specChanged)
+    .watches(inf.resiliencies, appsOfNamespace, specChanged)
+    .watches(inf.httpEndpoints, appsOfNamespace, specChanged)
     .watches(inf.secrets, (s: V1Secret) => {
+      if (ownEchoes.has(s)) return [];
       const keys: string[] = [];
       const appId = s.metadata?.labels?.[APP_ID_LABEL];
       if (appId && s.metadata?.name === sidecarConfigSecretName(appId)) keys.push(appKey(ns(s), appId));
@@ -225,7 +235,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
       ),
     );
   const appService = withAppSources(newController("app-service", deps))
-    .watches(inf.services, (s: V1Service) => appOfLabel(s))
+    .watches(inf.services, appOfLabelUnlessEcho)
     .complete((key, { log }) => reconcileAppService(key, { caches, writer }, log));
   // A pod's daprd restarting, or its app's Configuration changing, may make it current or stale.
   const podOrDaprdChanged = (a: V1Pod, b: V1Pod) =>

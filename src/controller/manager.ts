@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { KubeHttp } from "../shared/kube-http.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../sidecar/config-secret.ts";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, SIDECAR_INJECTED_LABEL } from "../sidecar/config-secret.ts";
 import type { ControllerCaches } from "./caches.ts";
 import { setUpControllers, type Controllers } from "./controllers.ts";
 import { realClock, type Clock } from "./runtime/clock.ts";
@@ -78,7 +78,8 @@ export class Manager {
       services: inf(resources.services, withoutManagedFields, {
         labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
       }),
-      pods: inf(resources.pods, trimmedPod),
+      // Only injected pods: every other pod of the cluster is filtered out by the API server.
+      pods: inf(resources.pods, trimmedPod, { labelSelector: SIDECAR_INJECTED_LABEL }),
       deployments: inf(resources.deployments, trimmedWorkload),
       statefulSets: inf(resources.statefulSets, trimmedWorkload),
       daemonSets: inf(resources.daemonSets, trimmedWorkload),

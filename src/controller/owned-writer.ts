@@ -57,9 +57,12 @@ export class OwnedWriter {
     this.opts = opts;
   }
 
-  /** Call for every object (or status) the cache receives: our pending writes catch up. */
-  observe(ref: ObjectRef, resourceVersion: string | undefined): void {
-    this.writes.observe(trackKey(ref), resourceVersion);
+  /**
+   * Call for every object (or status) the cache receives: our pending writes catch up. Returns
+   * whether it is our own write coming back.
+   */
+  observe(ref: ObjectRef, resourceVersion: string | undefined): boolean {
+    return this.writes.observe(trackKey(ref), resourceVersion);
   }
 
   /** Drops what is remembered of an object (it is gone). */
@@ -141,7 +144,11 @@ export class OwnedWriter {
     existing: KubernetesObject | undefined,
     log: Logger,
   ): Promise<void> {
-    if (!existing || !isOurs(existing)) return;
+    if (!existing || !isOurs(existing)) {
+      // Nothing of ours in the cache; a write of ours on its way must bring this reconcile back.
+      this.writes.readBehind(trackKey(ref));
+      return;
+    }
     const rt: ResourceType = KINDS[ref.kind].rt;
     try {
       await this.opts.http.json({

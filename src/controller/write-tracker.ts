@@ -6,16 +6,34 @@
 // shows that resourceVersion, a reconcile that wants the same content skips the write.
 // Once the cache has caught up the entry is dropped, so later changes by others are compared
 // against the cache as usual and repaired.
+//
+// The event that brings our write back (its echo) holds nothing the writing reconcile had not
+// seen, so it need not run that reconcile again, unless another reconcile of the same object
+// ran in between and acted on the stale cache (wanted other content, or found nothing to
+// delete): then the echo is what lets it look again.
+interface Pending {
+  resourceVersion: string;
+  fingerprint: string;
+  /** A reconcile acted on the cache while this write was on its way. */
+  behind: boolean;
+}
+
 export class WriteTracker {
-  private readonly pending = new Map<string, { resourceVersion: string; fingerprint: string }>();
+  private readonly pending = new Map<string, Pending>();
 
   recordWrite(key: string, resourceVersion: string | undefined, fingerprint: string): void {
-    if (resourceVersion) this.pending.set(key, { resourceVersion, fingerprint });
+    if (resourceVersion) this.pending.set(key, { resourceVersion, fingerprint, behind: false });
   }
 
-  /** Call for every object the cache receives. */
-  observe(key: string, resourceVersion: string | undefined): void {
-    if (this.pending.get(key)?.resourceVersion === resourceVersion) this.pending.delete(key);
+  /**
+   * Call for every object the cache receives. Returns whether it is the echo of our own write
+   * that no reconcile needs to see again.
+   */
+  observe(key: string, resourceVersion: string | undefined): boolean {
+    const p = this.pending.get(key);
+    if (!p || resourceVersion === undefined || p.resourceVersion !== resourceVersion) return false;
+    this.pending.delete(key);
+    return !p.behind;
   }
 
   /** Writes still waiting for the cache. */
@@ -29,6 +47,16 @@ export class WriteTracker {
 
   /** Whether we wrote exactly this content and the cache has not caught up yet. */
   alreadyWritten(key: string, fingerprint: string): boolean {
-    return this.pending.get(key)?.fingerprint === fingerprint;
+    const p = this.pending.get(key);
+    if (!p) return false;
+    if (p.fingerprint === fingerprint) return true;
+    p.behind = true;
+    return false;
+  }
+
+  /** A reconcile acted on the cache while a write to key was on its way (see above). */
+  readBehind(key: string): void {
+    const p = this.pending.get(key);
+    if (p) p.behind = true;
   }
 }

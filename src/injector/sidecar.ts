@@ -18,6 +18,7 @@ import {
   SIDECAR_CONFIG_ITEMS,
   SIDECAR_CONFIG_MOUNT_PATH,
   SIDECAR_CONFIG_VOLUME,
+  SIDECAR_INJECTED_LABEL,
   SIDECAR_RESOURCES_PATH,
   sidecarConfigSecretName,
 } from "../sidecar/config-secret.ts";
@@ -32,7 +33,7 @@ import {
 } from "../sidecar/resolve.ts";
 import { type JsonObject } from "./decide.ts";
 
-export const SIDECAR_INJECTED_LABEL = "dapr.io/sidecar-injected";
+export { SIDECAR_INJECTED_LABEL };
 export const METRICS_ENABLED_LABEL = "dapr.io/metrics-enabled";
 export const PORT_NAMES = {
   http: "dapr-http",

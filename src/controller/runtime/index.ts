@@ -11,3 +11,4 @@ export * from "./queue.ts";
 export * from "./resource.ts";
 export * from "./watch.ts";
 export * from "./controller.ts";
+export * from "./predicates.ts";
