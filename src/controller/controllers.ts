@@ -4,7 +4,8 @@
 //   stale-sidecars         Events on stale pods, status  key namespace/appId
 //   component-status       status of each Component      key namespace/name
 //   configuration-status   status of each Configuration  key namespace/name
-//   subscription-status, resiliency-status, httpendpoint-status   likewise
+//   subscription-status, resiliency-status, httpendpoint-status, mcpserver-status,
+//   workflowaccesspolicy-status   likewise
 // A new kind of resource with a status adds its StatusSpec (reconcile-status.ts) and one line
 // in `statusControllers` below.
 import type { KubernetesObject, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node";
@@ -17,7 +18,7 @@ import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/default
 import { AppResults, type ResourceRef } from "./app-results.ts";
 import { appKey } from "./apps.ts";
 import { appKeysOfNamespace, SECRET_REF_INDEX, type ControllerCaches } from "./caches.ts";
-import { deliveredKindSpec, type DeliveredResource } from "./delivered-kinds.ts";
+import { deliveredKindSpec, type DeliveredKind, type DeliveredResource } from "./delivered-kinds.ts";
 import { EventRecorder } from "./event-recorder.ts";
 import { contentHash } from "./hash.ts";
 import type { ControllerInformers } from "./manager.ts";
@@ -86,11 +87,12 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     referencedSecretNames(obj, kind).map((name) => `${obj.metadata?.namespace}/${name}`);
   inf.components.addIndex(SECRET_REF_INDEX, secretRefs("Component"));
   inf.configurations.addIndex(SECRET_REF_INDEX, secretRefs("Configuration"));
-  inf.httpEndpoints.addIndex(SECRET_REF_INDEX, (obj) =>
-    deliveredKindSpec("HTTPEndpoint")
+  const deliveredSecretRefs = (kind: DeliveredKind) => (obj: DeliveredResource) =>
+    deliveredKindSpec(kind)
       .secretNames(obj)
-      .map((name) => `${obj.metadata?.namespace}/${name}`),
-  );
+      .map((name) => `${obj.metadata?.namespace}/${name}`);
+  inf.httpEndpoints.addIndex(SECRET_REF_INDEX, deliveredSecretRefs("HTTPEndpoint"));
+  inf.mcpServers.addIndex(SECRET_REF_INDEX, deliveredSecretRefs("MCPServer"));
 
   // Bookkeeping on every replica, before any controller maps the event.
   const observe = (kind: "Secret" | "Service" | StatusKind, o: KubernetesObject, gone = false) => {
@@ -106,6 +108,8 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     ["Subscription", inf.subscriptions],
     ["Resiliency", inf.resiliencies],
     ["HTTPEndpoint", inf.httpEndpoints],
+    ["MCPServer", inf.mcpServers],
+    ["WorkflowAccessPolicy", inf.workflowAccessPolicies],
   ] as const) {
     (i as Informer<KubernetesObject>).addEventHandler({
       onAdd: (obj) => observe(kind, obj),
@@ -178,6 +182,11 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     Subscription: statusController(deliveredStatusSpec("Subscription"), asDelivered(inf.subscriptions)),
     Resiliency: statusController(deliveredStatusSpec("Resiliency"), asDelivered(inf.resiliencies)),
     HTTPEndpoint: statusController(deliveredStatusSpec("HTTPEndpoint"), asDelivered(inf.httpEndpoints)),
+    MCPServer: statusController(deliveredStatusSpec("MCPServer"), asDelivered(inf.mcpServers)),
+    WorkflowAccessPolicy: statusController(
+      deliveredStatusSpec("WorkflowAccessPolicy"),
+      asDelivered(inf.workflowAccessPolicies),
+    ),
   };
   const requeueStatus = (refs: ResourceRef[]) => {
     for (const r of refs) statusControllers[r.kind].add(`${r.namespace}/${r.name}`);
@@ -190,6 +199,8 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     .watches(inf.subscriptions, appsOfNamespace)
     .watches(inf.resiliencies, appsOfNamespace)
     .watches(inf.httpEndpoints, appsOfNamespace)
+    .watches(inf.mcpServers, appsOfNamespace)
+    .watches(inf.workflowAccessPolicies, appsOfNamespace)
     .watches(inf.secrets, (s: V1Secret) => {
       const keys: string[] = [];
       const appId = s.metadata?.labels?.[APP_ID_LABEL];
@@ -199,6 +210,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
         ...caches.components.byIndex(SECRET_REF_INDEX, key),
         ...caches.configurations.byIndex(SECRET_REF_INDEX, key),
         ...caches.httpEndpoints.byIndex(SECRET_REF_INDEX, key),
+        ...caches.mcpServers.byIndex(SECRET_REF_INDEX, key),
       ];
       if (users.length > 0) keys.push(...appsOfNamespace(s));
       return keys;
