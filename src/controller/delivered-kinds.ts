@@ -116,10 +116,15 @@ export function pubsubInScope(sub: Subscription, components: readonly Record<str
   });
 }
 
-/** HTTPEndpoint secrets come from Kubernetes when `auth.secretStore` is empty or `kubernetes`, as for Components. */
-function usesKubernetesSecrets(e: HTTPEndpoint): boolean {
-  const store = e.auth?.secretStore ?? "";
+/** Secrets come from Kubernetes when `auth.secretStore` is empty or `kubernetes`, as for Components. */
+function isKubernetesStore(auth: { secretStore?: string } | undefined): boolean {
+  const store = auth?.secretStore ?? "";
   return store === "" || store === "kubernetes";
+}
+
+/** An HTTPEndpoint's secrets: its top-level `auth`. */
+function usesKubernetesSecrets(e: HTTPEndpoint): boolean {
+  return isKubernetesStore(e.auth);
 }
 
 const TLS_DOCUMENTS = ["rootCA", "certificate", "privateKey"] as const;
@@ -184,15 +189,9 @@ function mcpHttpTransport(
   return { field, headers: transport.headers as MetadataItem[] | undefined, auth: transport.auth };
 }
 
-/** MCPServer secrets come from Kubernetes when the transport's `auth.secretStore` is empty or `kubernetes`. */
-function mcpUsesKubernetesSecrets(auth: MCPAuth | undefined): boolean {
-  const store = auth?.secretStore ?? "";
-  return store === "" || store === "kubernetes";
-}
-
 function mcpServerSecretNames(m: MCPServer): string[] {
   const t = mcpHttpTransport(m);
-  if (!t || !mcpUsesKubernetesSecrets(t.auth)) return [];
+  if (!t || !isKubernetesStore(t.auth)) return [];
   const names = new Set((t.headers ?? []).map((h) => h.secretKeyRef?.name).filter((n): n is string => !!n));
   return [...names].sort();
 }
@@ -234,7 +233,7 @@ export function resolveMcpServer(m: MCPServer, secrets: SecretLookup): Resolutio
       ),
     );
   const t = mcpHttpTransport(m);
-  const kubernetesSecrets = t !== undefined && mcpUsesKubernetesSecrets(t.auth);
+  const kubernetesSecrets = t !== undefined && isKubernetesStore(t.auth);
   if (kubernetesSecrets && t.auth?.oauth2?.secretKeyRef)
     problems.push(
       notDeliverable(
