@@ -580,6 +580,28 @@ describe("daprd (real runtime): Subscriptions, HTTPEndpoints, Resiliency, MCPSer
       `      MCPServer "strict" (no ignoreErrors): Ready=${strictReady?.status} ${strictReady?.reason}: ${strictReady?.message}`,
     );
     expect(strictReady).to.include({ status: "False", reason: "NotDeliverable" });
+    // The delivered ones report Ready with the number of apps, through their status subresource.
+    for (const [resource, name] of [
+      ["mcpserver", "tools"],
+      ["workflowaccesspolicy", "front-orders"],
+      ["workflowaccesspolicy", "not-mine"],
+    ] as const) {
+      const status = await eventually(
+        async () => {
+          const obj = JSON.parse(
+            (await kubectl(["get", resource, name, "-o", "json"], { namespace: ns.name })).stdout,
+          ) as { status?: { appCount?: number; conditions?: Array<Record<string, string>> } };
+          expect(
+            obj.status?.conditions?.find((c) => c.type === "Ready")?.status,
+            `${resource} ${name}`,
+          ).to.equal("True");
+          return obj.status!;
+        },
+        { timeoutMs: 30_000, intervalMs: 300 },
+      );
+      console.log(`      ${resource} ${name}: Ready=True, appCount ${status.appCount}`);
+      expect(status.appCount).to.equal(name === "not-mine" ? 0 : 1);
+    }
     expect(delivered, "not in the app's file").to.not.include("name: strict\n");
     const v1Calls = mcp.calls.filter((c) => c.path === "/mcp/v1");
     console.log(
