@@ -26,3 +26,33 @@ export function localInjectorArgs(o: LocalInjector, ...extra: string[]): string[
     ...extra,
   ];
 }
+
+/** The CRD whose conversion webhook `npm start` points at the local injector. */
+export const SUBSCRIPTION_CRD = "subscriptions.dapr.io";
+
+/**
+ * A JSON merge patch of the Subscription CRD's conversion `clientConfig`: the local injector's
+ * `https://127.0.0.1:<port>/convert` (`service` removed), or, to put the CRD back as `crds/` has it,
+ * that `service` (`url` removed). The injector fills in the `caBundle` either way. A merge patch,
+ * not a server-side apply: a `url` applied over a `service` that another field manager owns would
+ * leave both, which the API server refuses ("exactly one of url or service").
+ */
+export function conversionClientConfigPatch(
+  target: { port: number | string } | { service: Record<string, unknown> },
+): string {
+  const clientConfig =
+    "port" in target
+      ? { service: null, url: `https://127.0.0.1:${target.port}/convert` }
+      : { url: null, service: target.service };
+  return JSON.stringify({ spec: { conversion: { webhook: { clientConfig } } } });
+}
+
+/** The conversion webhook's `service` of a CRD manifest (crds/subscriptions.dapr.io.yaml), parsed. */
+export function crdConversionService(crd: unknown): Record<string, unknown> {
+  const service = (
+    crd as { spec?: { conversion?: { webhook?: { clientConfig?: { service?: unknown } } } } } | undefined
+  )?.spec?.conversion?.webhook?.clientConfig?.service;
+  if (typeof service !== "object" || service === null)
+    throw new Error("the Subscription CRD has no conversion webhook service to restore");
+  return service as Record<string, unknown>;
+}

@@ -3,14 +3,23 @@
 // With KUBECONFIG set, it uses that cluster. Otherwise it starts the local control plane
 // (hack/local-cluster.sh) and stops it again on exit. Then it applies crds/, starts
 // `outrigger controller` and `outrigger injector`, and registers the webhook for the local
-// injector. Ctrl-C stops the processes, removes the webhook registration (a webhook that
-// points at a stopped process would block every pod) and, if it started it, the cluster.
+// injector, and points the Subscription CRD's conversion webhook at it (so v1alpha1
+// Subscriptions work). Ctrl-C stops the processes, removes the webhook registration (a webhook
+// that points at a stopped process would block every pod), puts the CRD's conversion back as
+// crds/ has it and, if it started it, stops the cluster.
+import { readFileSync } from "node:fs";
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { freePort } from "./lib/free-port.ts";
-import { localInjectorArgs } from "./local-injector.ts";
 import { tryItBlock } from "./lib/try-it.ts";
+import { load } from "js-yaml";
+import {
+  SUBSCRIPTION_CRD,
+  conversionClientConfigPatch,
+  crdConversionService,
+  localInjectorArgs,
+} from "./local-injector.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const run = promisify(execFile);
@@ -59,6 +68,21 @@ function kubectl(kubeconfig: string, args: string[]): Promise<{ stdout: string }
   return run("kubectl", ["--kubeconfig", kubeconfig, ...args]);
 }
 
+/** Points the Subscription CRD's conversion at a local injector, or back at crds/' Service. */
+async function patchConversion(
+  kubeconfig: string,
+  target: Parameters<typeof conversionClientConfigPatch>[0],
+): Promise<void> {
+  await kubectl(kubeconfig, [
+    "patch",
+    "crd",
+    SUBSCRIPTION_CRD,
+    "--type=merge",
+    "-p",
+    conversionClientConfigPatch(target),
+  ]);
+}
+
 function startProcess(name: string, args: string[], kubeconfig: string): ChildProcess {
   const child = spawn(process.execPath, [`${root}src/cli.ts`, ...args], {
     env: { ...process.env, KUBECONFIG: kubeconfig },
@@ -74,6 +98,8 @@ async function main(): Promise<number> {
   const children: ChildProcess[] = [];
   let stopping = false;
   let readyz: string[];
+  let conversionPointed = false;
+  const crdService = crdConversionService(load(readFileSync(`${root}crds/${SUBSCRIPTION_CRD}.yaml`, "utf8")));
 
   const shutdown = async (code: number): Promise<number> => {
     if (stopping) return code;
@@ -89,6 +115,11 @@ async function main(): Promise<number> {
           }),
       ),
     );
+    // A conversion webhook at a stopped process fails every v1alpha1 request: back to crds/' Service.
+    if (conversionPointed)
+      await patchConversion(kubeconfig, { service: crdService }).catch((err: Error) =>
+        say(`could not restore the Subscription CRD's conversion webhook: ${err.message}`),
+      );
     // The injector removes its registration on exit; this is the safety net if it could not.
     await kubectl(kubeconfig, [
       "delete",
@@ -105,11 +136,18 @@ async function main(): Promise<number> {
   };
 
   try {
+    // A run that was killed left the CRD pointing at its injector: put the Service back first,
+    // or applying crds/ would leave both url and service.
+    await patchConversion(kubeconfig, { service: crdService }).catch(() => undefined);
     await kubectl(kubeconfig, ["apply", "--server-side", "--force-conflicts", "-f", `${root}crds/`]);
     await kubectl(kubeconfig, ["wait", "--for=condition=Established", "--timeout=60s", "-f", `${root}crds/`]);
     await kubectl(kubeconfig, ["create", "namespace", NAMESPACE]).catch(() => undefined);
 
     const [webhookPort, controllerOps, injectorOps] = [await freePort(), await freePort(), await freePort()];
+    // The injector writes its CA into the CRD's caBundle once it runs (src/injector/crd-conversion.ts).
+    await patchConversion(kubeconfig, { port: webhookPort });
+    conversionPointed = true;
+    say(`Subscription conversion webhook: https://127.0.0.1:${webhookPort}/convert`);
     children.push(
       startProcess(
         "controller",

@@ -4,7 +4,9 @@ import { parseManifests, readCrd, versionSchema } from "./crd-schema.ts";
 import { createCrdValidator } from "./crd-validator.testing.ts";
 import {
   ROUTES_ANNOTATION,
+  CONVERSION_FAILURE_REASONS,
   reviewSubscriptionConversion,
+  subscriptionConversionOutcome,
   subscriptionToV1alpha1,
   subscriptionToV2alpha1,
 } from "./subscription-conversion.ts";
@@ -180,26 +182,30 @@ describe("reviewSubscriptionConversion", () => {
     expect(back.response?.convertedObjects).to.deep.equal([fullV1]);
   });
 
-  const failures: [string, unknown, string][] = [
+  const failures: [string, unknown, string, string][] = [
     [
       "an unknown desired version",
       request("dapr.io/v3", [fullV1]),
       "cannot convert Subscriptions to dapr.io/v3",
+      "unsupported-version",
     ],
     [
       "an object of another kind",
       request("dapr.io/v2alpha1", [{ ...fullV1, kind: "Component" }]),
       "objects[0] (orders) is not a Subscription",
+      "not-a-subscription",
     ],
     [
       "an object of another version",
       request("dapr.io/v2alpha1", [{ ...fullV1, apiVersion: "dapr.io/v9" }]),
       "objects[0] (orders) has apiVersion dapr.io/v9",
+      "unknown-object-version",
     ],
     [
       "a v2alpha1 object without routes",
       request("dapr.io/v1alpha1", [{ apiVersion: "dapr.io/v2alpha1", kind: "Subscription", spec: {} }]),
       "objects[0]: spec.routes is missing",
+      "missing-routes",
     ],
     [
       "a routes annotation that is not JSON",
@@ -207,16 +213,34 @@ describe("reviewSubscriptionConversion", () => {
         { ...fullV1, metadata: { name: "x", annotations: { [ROUTES_ANNOTATION]: "{" } } },
       ]),
       `objects[0] (x): annotation ${ROUTES_ANNOTATION} is not JSON`,
+      "conversion-error",
     ],
-    ["a request without objects", { kind: "ConversionReview", request: { uid: "u" } }, "not a list"],
-    ["something else", { kind: "AdmissionReview" }, "not a ConversionReview request"],
+    [
+      "a request without objects",
+      { kind: "ConversionReview", request: { uid: "u" } },
+      "not a list",
+      "objects-not-a-list",
+    ],
+    ["something else", { kind: "AdmissionReview" }, "not a ConversionReview request", "not-a-review"],
+    [
+      "an object without spec",
+      request("dapr.io/v2alpha1", [{ apiVersion: "dapr.io/v1alpha1", kind: "Subscription" }]),
+      "objects[0] has no spec",
+      "missing-spec",
+    ],
   ];
-  for (const [what, review, message] of failures) {
-    it(`answers ${what} with a Failure that says why`, () => {
+  for (const [what, review, message, reason] of failures) {
+    it(`answers ${what} with a Failure that says why (reason ${reason})`, () => {
       const response = reviewSubscriptionConversion(review).response;
+      expect(subscriptionConversionOutcome(review).failure).to.equal(reason);
       expect(response?.result.status).to.equal("Failure");
       expect(response?.result).to.have.property("message").that.includes(message);
       expect(response?.convertedObjects).to.deep.equal([]);
     });
   }
+
+  it("names every failure reason in the closed set, and none for a success", () => {
+    expect(new Set(failures.map((f) => f[3]))).to.deep.equal(new Set(CONVERSION_FAILURE_REASONS));
+    expect(subscriptionConversionOutcome(request("dapr.io/v2alpha1", [fullV1])).failure).to.equal(undefined);
+  });
 });

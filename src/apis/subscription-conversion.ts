@@ -91,11 +91,40 @@ export interface ConversionReview {
   };
 }
 
+/** Why a ConversionReview got a Failure result: a closed set, so it can label a metric. */
+export type ConversionFailureReason =
+  | "not-a-review"
+  | "objects-not-a-list"
+  | "unsupported-version"
+  | "not-a-subscription"
+  | "missing-spec"
+  | "missing-routes"
+  | "unknown-object-version"
+  | "conversion-error";
+export const CONVERSION_FAILURE_REASONS: readonly ConversionFailureReason[] = [
+  "not-a-review",
+  "objects-not-a-list",
+  "unsupported-version",
+  "not-a-subscription",
+  "missing-spec",
+  "missing-routes",
+  "unknown-object-version",
+  "conversion-error",
+];
+
 /**
  * The response to a ConversionReview request. Never throws: a request that cannot be converted
  * gets a Failure result whose message the API server passes on to the client.
  */
 export function reviewSubscriptionConversion(review: unknown): ConversionReview {
+  return subscriptionConversionOutcome(review).review;
+}
+
+/** The response to a ConversionReview, and for a Failure its reason code (for metrics). Pure. */
+export function subscriptionConversionOutcome(review: unknown): {
+  review: ConversionReview;
+  failure?: ConversionFailureReason;
+} {
   const r = review as Partial<ConversionReview> | null;
   const uid = typeof r?.request?.uid === "string" ? r.request.uid : "";
   const apiVersion = typeof r?.apiVersion === "string" ? r.apiVersion : "apiextensions.k8s.io/v1";
@@ -104,15 +133,18 @@ export function reviewSubscriptionConversion(review: unknown): ConversionReview 
     kind: "ConversionReview",
     response,
   });
-  const fail = (message: string) =>
-    respond({ uid, convertedObjects: [], result: { status: "Failure", message } });
+  const fail = (failure: ConversionFailureReason, message: string) => ({
+    review: respond({ uid, convertedObjects: [], result: { status: "Failure", message } }),
+    failure,
+  });
 
-  if (r?.kind !== "ConversionReview" || !r.request) return fail("not a ConversionReview request");
+  if (r?.kind !== "ConversionReview" || !r.request)
+    return fail("not-a-review", "not a ConversionReview request");
   const { desiredAPIVersion, objects } = r.request;
-  if (!Array.isArray(objects)) return fail("request.objects is not a list");
+  if (!Array.isArray(objects)) return fail("objects-not-a-list", "request.objects is not a list");
   const target = desiredAPIVersion;
   if (target !== SUBSCRIPTION_V1ALPHA1_API_VERSION && target !== SUBSCRIPTION_V2ALPHA1_API_VERSION) {
-    return fail(`cannot convert Subscriptions to ${String(target)}`);
+    return fail("unsupported-version", `cannot convert Subscriptions to ${String(target)}`);
   }
   const converted: unknown[] = [];
   for (const [i, object] of objects.entries()) {
@@ -123,21 +155,26 @@ export function reviewSubscriptionConversion(review: unknown): ConversionReview 
       metadata?: { name?: unknown };
     };
     const what = `objects[${i}]${typeof o?.metadata?.name === "string" ? ` (${o.metadata.name})` : ""}`;
-    if (o?.kind !== SUBSCRIPTION_RESOURCE.kind) return fail(`${what} is not a Subscription`);
-    if (typeof o.spec !== "object" || o.spec === null) return fail(`${what} has no spec`);
+    if (o?.kind !== SUBSCRIPTION_RESOURCE.kind)
+      return fail("not-a-subscription", `${what} is not a Subscription`);
+    if (typeof o.spec !== "object" || o.spec === null) return fail("missing-spec", `${what} has no spec`);
     try {
       if (o.apiVersion === target) converted.push(object);
       else if (o.apiVersion === SUBSCRIPTION_V1ALPHA1_API_VERSION) {
         converted.push(subscriptionToV2alpha1(object as SubscriptionV1alpha1));
       } else if (o.apiVersion === SUBSCRIPTION_V2ALPHA1_API_VERSION) {
         if (typeof (o.spec as { routes?: unknown }).routes !== "object") {
-          return fail(`${what}: spec.routes is missing`);
+          return fail("missing-routes", `${what}: spec.routes is missing`);
         }
         converted.push(subscriptionToV1alpha1(object as Subscription));
-      } else return fail(`${what} has apiVersion ${String(o.apiVersion)}, not a Subscription version`);
+      } else
+        return fail(
+          "unknown-object-version",
+          `${what} has apiVersion ${String(o.apiVersion)}, not a Subscription version`,
+        );
     } catch (err) {
-      return fail(`${what}: ${(err as Error).message}`);
+      return fail("conversion-error", `${what}: ${(err as Error).message}`);
     }
   }
-  return respond({ uid, convertedObjects: converted, result: { status: "Success" } });
+  return { review: respond({ uid, convertedObjects: converted, result: { status: "Success" } }) };
 }

@@ -163,6 +163,8 @@ export async function runExplain(
     Subscription: resources.subscriptions,
     Resiliency: resources.resiliencies,
     HTTPEndpoint: resources.httpEndpoints,
+    MCPServer: resources.mcpServers,
+    WorkflowAccessPolicy: resources.workflowAccessPolicies,
   };
   const delivered: Partial<Record<DeliveredKind, DeliveredResource[]>> = {};
   for (const k of DELIVERED_KINDS)

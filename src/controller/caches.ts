@@ -13,7 +13,15 @@ import type {
   V1Service,
   V1StatefulSet,
 } from "@kubernetes/client-node";
-import type { Component, Configuration, HTTPEndpoint, Resiliency, Subscription } from "../apis/types.ts";
+import type {
+  Component,
+  Configuration,
+  HTTPEndpoint,
+  MCPServer,
+  Resiliency,
+  Subscription,
+  WorkflowAccessPolicy,
+} from "../apis/types.ts";
 import { APP_ID_LABEL } from "../sidecar/config-secret.ts";
 import { appKey, appsFromObjects, type AppObjects, type AppsResult } from "./apps.ts";
 import { leftoverAppServices } from "./app-service.ts";
@@ -27,6 +35,8 @@ export interface ControllerCaches {
   subscriptions: ObjectCacheReader<Subscription>;
   resiliencies: ObjectCacheReader<Resiliency>;
   httpEndpoints: ObjectCacheReader<HTTPEndpoint>;
+  mcpServers: ObjectCacheReader<MCPServer>;
+  workflowAccessPolicies: ObjectCacheReader<WorkflowAccessPolicy>;
   secrets: ObjectCacheReader<V1Secret>;
   /** Only the Services carrying our managed-by label. */
   services: ObjectCacheReader<V1Service>;
@@ -40,17 +50,21 @@ export interface ControllerCaches {
 }
 
 /** The caches of the kinds delivered besides Components, by kind. */
-export function deliveredCaches(
-  c: Pick<ControllerCaches, "subscriptions" | "resiliencies" | "httpEndpoints">,
-) {
+export function deliveredCaches(c: Pick<ControllerCaches, DeliveredCacheName>) {
   return {
     Subscription: c.subscriptions,
     Resiliency: c.resiliencies,
     HTTPEndpoint: c.httpEndpoints,
+    MCPServer: c.mcpServers,
+    WorkflowAccessPolicy: c.workflowAccessPolicies,
   } as const;
 }
 
-/** Secondary index of Components, Configurations and HTTPEndpoints: the "namespace/name" of each Secret they reference. */
+/** The caches of the delivered kinds, by their name in ControllerCaches. */
+export type DeliveredCacheName =
+  "subscriptions" | "resiliencies" | "httpEndpoints" | "mcpServers" | "workflowAccessPolicies";
+
+/** Secondary index of Components, Configurations, HTTPEndpoints and MCPServers: the "namespace/name" of each Secret they reference. */
 export const SECRET_REF_INDEX = "secretRef";
 
 /** The app sources of one namespace, or of all when `namespace` is undefined. */
@@ -96,6 +110,8 @@ export function cachesOf(objects: Iterable<KubernetesObject>): ControllerCaches 
     subscriptions: new ObjectCache<Subscription>(),
     resiliencies: new ObjectCache<Resiliency>(),
     httpEndpoints: new ObjectCache<HTTPEndpoint>(),
+    mcpServers: new ObjectCache<MCPServer>(),
+    workflowAccessPolicies: new ObjectCache<WorkflowAccessPolicy>(),
     secrets: new ObjectCache<V1Secret>(),
     services: new ObjectCache<V1Service>(),
     pods: new ObjectCache<V1Pod>(),
@@ -112,6 +128,8 @@ export function cachesOf(objects: Iterable<KubernetesObject>): ControllerCaches 
     Subscription: c.subscriptions,
     Resiliency: c.resiliencies,
     HTTPEndpoint: c.httpEndpoints,
+    MCPServer: c.mcpServers,
+    WorkflowAccessPolicy: c.workflowAccessPolicies,
     Secret: c.secrets,
     Service: c.services,
     Pod: c.pods,

@@ -4,7 +4,8 @@
 //   stale-sidecars         Events on stale pods, status  key namespace/appId
 //   component-status       status of each Component      key namespace/name
 //   configuration-status   status of each Configuration  key namespace/name
-//   subscription-status, resiliency-status, httpendpoint-status   likewise
+//   subscription-status, resiliency-status, httpendpoint-status, mcpserver-status,
+//   workflowaccesspolicy-status   likewise
 // A new kind of resource with a status adds its StatusSpec (reconcile-status.ts) and one line
 // in `statusControllers` below.
 import type { KubernetesObject, V1Pod, V1Secret } from "@kubernetes/client-node";
@@ -17,7 +18,7 @@ import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/default
 import { AppResults, type ResourceRef } from "./app-results.ts";
 import { appKey } from "./apps.ts";
 import { appKeysOfNamespace, SECRET_REF_INDEX, type ControllerCaches } from "./caches.ts";
-import { deliveredKindSpec, type DeliveredResource } from "./delivered-kinds.ts";
+import { deliveredKindSpec, type DeliveredKind, type DeliveredResource } from "./delivered-kinds.ts";
 import { EventRecorder } from "./event-recorder.ts";
 import { configurationChangedAt, daprdStartedAt } from "./configuration-change.ts";
 import { contentHash } from "./hash.ts";
@@ -90,11 +91,12 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     referencedSecretNames(obj, kind).map((name) => `${obj.metadata?.namespace}/${name}`);
   inf.components.addIndex(SECRET_REF_INDEX, secretRefs("Component"));
   inf.configurations.addIndex(SECRET_REF_INDEX, secretRefs("Configuration"));
-  inf.httpEndpoints.addIndex(SECRET_REF_INDEX, (obj) =>
-    deliveredKindSpec("HTTPEndpoint")
+  const deliveredSecretRefs = (kind: DeliveredKind) => (obj: DeliveredResource) =>
+    deliveredKindSpec(kind)
       .secretNames(obj)
-      .map((name) => `${obj.metadata?.namespace}/${name}`),
-  );
+      .map((name) => `${obj.metadata?.namespace}/${name}`);
+  inf.httpEndpoints.addIndex(SECRET_REF_INDEX, deliveredSecretRefs("HTTPEndpoint"));
+  inf.mcpServers.addIndex(SECRET_REF_INDEX, deliveredSecretRefs("MCPServer"));
 
   // Bookkeeping on every replica, before any controller maps the event. An event that brings
   // back our own write is marked: the reconcile that wrote it has seen all it holds, so the
@@ -113,6 +115,8 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     ["Subscription", inf.subscriptions],
     ["Resiliency", inf.resiliencies],
     ["HTTPEndpoint", inf.httpEndpoints],
+    ["MCPServer", inf.mcpServers],
+    ["WorkflowAccessPolicy", inf.workflowAccessPolicies],
   ] as const) {
     (i as Informer<KubernetesObject>).addEventHandler({
       onAdd: (obj) => observe(kind, obj),
@@ -190,6 +194,11 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     Subscription: statusController(deliveredStatusSpec("Subscription"), asDelivered(inf.subscriptions)),
     Resiliency: statusController(deliveredStatusSpec("Resiliency"), asDelivered(inf.resiliencies)),
     HTTPEndpoint: statusController(deliveredStatusSpec("HTTPEndpoint"), asDelivered(inf.httpEndpoints)),
+    MCPServer: statusController(deliveredStatusSpec("MCPServer"), asDelivered(inf.mcpServers)),
+    WorkflowAccessPolicy: statusController(
+      deliveredStatusSpec("WorkflowAccessPolicy"),
+      asDelivered(inf.workflowAccessPolicies),
+    ),
   };
   const requeueStatus = (refs: ResourceRef[]) => {
     for (const r of refs) statusControllers[r.kind].add(`${r.namespace}/${r.name}`);
@@ -202,6 +211,8 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     .watches(inf.subscriptions, appsOfNamespace, specChanged)
     .watches(inf.resiliencies, appsOfNamespace, specChanged)
     .watches(inf.httpEndpoints, appsOfNamespace, specChanged)
+    .watches(inf.mcpServers, appsOfNamespace, specChanged)
+    .watches(inf.workflowAccessPolicies, appsOfNamespace, specChanged)
     .watches(inf.secrets, (s: V1Secret) => {
       if (ownEchoes.has(s)) return [];
       const keys: string[] = [];
@@ -212,6 +223,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
         ...caches.components.byIndex(SECRET_REF_INDEX, key),
         ...caches.configurations.byIndex(SECRET_REF_INDEX, key),
         ...caches.httpEndpoints.byIndex(SECRET_REF_INDEX, key),
+        ...caches.mcpServers.byIndex(SECRET_REF_INDEX, key),
       ];
       if (users.length > 0) keys.push(...appsOfNamespace(s));
       return keys;

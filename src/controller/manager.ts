@@ -74,6 +74,8 @@ export class Manager {
       subscriptions: inf(resources.subscriptions, trimmedDaprResource),
       resiliencies: inf(resources.resiliencies, trimmedDaprResource),
       httpEndpoints: inf(resources.httpEndpoints, trimmedDaprResource),
+      mcpServers: inf(resources.mcpServers, trimmedDaprResource),
+      workflowAccessPolicies: inf(resources.workflowAccessPolicies, trimmedDaprResource),
       secrets: inf(resources.secrets, withoutManagedFields),
       services: inf(resources.services, withoutManagedFields, {
         labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,

@@ -14,6 +14,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../sidecar/config-secret.ts"
 import type { EventSink } from "./event-recorder.ts";
 import { resourcePath, resources, type ResourceType } from "./runtime/resource.ts";
 import { isOurs } from "./sidecar-config.ts";
+import type { DeliveredKind } from "./delivered-kinds.ts";
 import { TerminalError } from "./runtime/queue.ts";
 import { WriteTracker } from "./write-tracker.ts";
 
@@ -26,10 +27,12 @@ const KINDS = {
   Subscription: { rt: resources.subscriptions, metric: "status" },
   Resiliency: { rt: resources.resiliencies, metric: "status" },
   HTTPEndpoint: { rt: resources.httpEndpoints, metric: "status" },
+  MCPServer: { rt: resources.mcpServers, metric: "status" },
+  WorkflowAccessPolicy: { rt: resources.workflowAccessPolicies, metric: "status" },
 } as const;
 
 export type OwnedKind = "Secret" | "Service";
-export type StatusKind = "Component" | "Configuration" | "Subscription" | "Resiliency" | "HTTPEndpoint";
+export type StatusKind = "Component" | "Configuration" | DeliveredKind;
 
 export interface ObjectRef<K extends string = OwnedKind | StatusKind> {
   kind: K;

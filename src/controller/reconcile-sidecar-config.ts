@@ -6,7 +6,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, sidecarConfigSecretName } from "../sidecar/config-secret.ts";
 import type { App, AppsResult } from "./apps.ts";
 import type { AppResults, ResourceRef } from "./app-results.ts";
-import { appsIn, deliveredCaches, type ControllerCaches } from "./caches.ts";
+import { appsIn, deliveredCaches, type ControllerCaches, type DeliveredCacheName } from "./caches.ts";
 import { withConfigurationChangedAt } from "./configuration-change.ts";
 import type { EventSink } from "./event-recorder.ts";
 import type { OwnedWriter } from "./owned-writer.ts";
@@ -28,10 +28,7 @@ import {
  */
 export function renderSidecarConfig(
   app: App,
-  caches: Pick<
-    ControllerCaches,
-    "components" | "configurations" | "secrets" | "subscriptions" | "resiliencies" | "httpEndpoints"
-  >,
+  caches: Pick<ControllerCaches, "components" | "configurations" | "secrets" | DeliveredCacheName>,
   previous: V1Secret | undefined = caches.secrets.getByName(
     app.namespace,
     sidecarConfigSecretName(app.appId),

@@ -4,7 +4,7 @@
 // apps it reaches and the clock; it is written only when it says something new.
 import type { Logger } from "pino";
 import type { V1Secret } from "@kubernetes/client-node";
-import type { Component, Configuration, ResourceStatus } from "../apis/types.ts";
+import type { Component, Configuration, ResourceStatus, Subscription } from "../apis/types.ts";
 import type { AppResult, AppResults } from "./app-results.ts";
 import { contentHash } from "./hash.ts";
 import type { OwnedWriter, StatusKind } from "./owned-writer.ts";
@@ -14,7 +14,7 @@ import { deliveredKindSpec, type DeliveredKind, type DeliveredResource } from ".
 import { resolveComponent, resolveConfiguration, type SecretLookup } from "./sidecar-config.ts";
 import type { StaleSidecar } from "./stale-sidecars.ts";
 import { withStaleSidecars } from "./stale-sidecars.ts";
-import { componentStatus, configurationStatus, statusChanged } from "./status.ts";
+import { componentStatus, configurationStatus, statusChanged, withPubsubCondition } from "./status.ts";
 
 type DaprResource = Component | Configuration | DeliveredResource;
 
@@ -75,13 +75,11 @@ export function deliveredStatusSpec(kind: DeliveredKind): StatusSpec<DeliveredRe
     kind,
     status: (obj, results, now, previous, secrets) => {
       const name = obj.metadata?.name;
-      return componentStatus(
-        obj,
-        results.flatMap((c) => (c.resources?.[kind] ?? []).filter((r) => r.name === name)),
-        now,
-        previous,
-        spec.resolve(obj, secrets),
-      );
+      const mine = results.flatMap((c) => (c.resources?.[kind] ?? []).filter((r) => r.name === name));
+      const status = componentStatus(obj, mine, now, previous, spec.resolve(obj, secrets));
+      return kind === "Subscription"
+        ? withPubsubCondition(status, obj as Subscription, mine, now, previous)
+        : status;
     },
     reaches: (c, name) => (c.resources?.[kind] ?? []).some((r) => r.name === name && r.served !== "none"),
     staleSidecars: false,

@@ -6,7 +6,7 @@ import type { V1ObjectMeta, V1Secret } from "@kubernetes/client-node";
 import { dump } from "js-yaml";
 import { parseManifests } from "../apis/crd-schema.ts";
 import { DAPR_API_VERSION } from "../apis/resources.ts";
-import type { Component, Configuration, MetadataItem } from "../apis/types.ts";
+import type { Component, Configuration, MetadataItem, Subscription } from "../apis/types.ts";
 import {
   APP_ID_LABEL,
   COMPONENTS_KEY,
@@ -16,7 +16,13 @@ import {
   sidecarConfigSecretName,
 } from "../sidecar/config-secret.ts";
 import type { App } from "./apps.ts";
-import { appliesTo, DELIVERED_KINDS, type DeliveredKind, type DeliveredResource } from "./delivered-kinds.ts";
+import {
+  appliesTo,
+  DELIVERED_KINDS,
+  pubsubInScope,
+  type DeliveredKind,
+  type DeliveredResource,
+} from "./delivered-kinds.ts";
 import { configurationRejections, rejectionMessage, type DaprdRejection } from "./daprd-acceptance.ts";
 import { CONFIG_HASH_ANNOTATION, contentHash } from "./hash.ts";
 
@@ -34,8 +40,19 @@ export type SecretProblem =
   /** The value is not UTF-8 text, so it cannot be written as a YAML string. */
   | { reason: "SecretValueNotText"; item: string; secret: string; key: string };
 
-/** Why a resource was not rendered: a reference that does not resolve, or a field daprd refuses. */
-export type RenderProblem = SecretProblem | DaprdRejection;
+/**
+ * A field the sidecar must not receive even though daprd would load it (an MCPServer's stdio
+ * transport, for one): Outrigger's own refusal, named apart from daprd's.
+ */
+export interface NotDeliverable {
+  reason: "NotDeliverable";
+  /** JSON path of the field, e.g. `spec.endpoint.stdio`. */
+  field: string;
+  detail: string;
+}
+
+/** Why a resource was not rendered: a reference that does not resolve, or a field daprd (or Outrigger) refuses. */
+export type RenderProblem = SecretProblem | DaprdRejection | NotDeliverable;
 
 export type ProblemReason = RenderProblem["reason"];
 
@@ -54,8 +71,12 @@ export interface ComponentResult {
   served: Served;
 }
 
-/** The result of a Subscription, Resiliency or HTTPEndpoint in an app: the same as a Component's. */
-export type ResourceResult = ComponentResult;
+/**
+ * The result of a delivered resource (Subscription, Resiliency, ...) in an app: a Component's,
+ * plus, for a delivered Subscription whose `pubsubname` names no pub/sub Component delivered to
+ * the app, that app's id (daprd subscribes to nothing there; the Subscription is still delivered).
+ */
+export type ResourceResult = ComponentResult & { pubsubMissingFor?: string };
 
 /** The Subscriptions, Resiliencies and HTTPEndpoints of an app's namespace, by kind. */
 export type DeliveredResources = Partial<Record<DeliveredKind, readonly DeliveredResource[]>>;
@@ -88,6 +109,8 @@ export function problemMessage(p: RenderProblem): string {
   switch (p.reason) {
     case "RejectedByDaprd":
       return rejectionMessage(p);
+    case "NotDeliverable":
+      return `${p.field} ${p.detail}`;
     case "SecretNotFound":
       return `Secret "${p.secret}" not found (metadata "${p.item}")`;
     case "KeyNotFound":
@@ -333,6 +356,12 @@ export function desiredSidecarConfig(
     resources[k.kind] = scoped.results;
     deliveredFiles[k.key] = documentsFile(app, k.title, scoped.documents);
   }
+  resources.Subscription = withPubsubCheck(
+    app.appId,
+    resources.Subscription,
+    delivered.Subscription,
+    documents,
+  );
 
   const { document: configDocument, result: configResult } = renderConfiguration(
     app,
@@ -357,6 +386,23 @@ export function desiredSidecarConfig(
     configuration: configResult,
     resources,
   };
+}
+
+/**
+ * The Subscription results of an app, each delivered one whose `pubsubname` names no pub/sub
+ * Component in the app's components file marked with the app's id.
+ */
+function withPubsubCheck(
+  appId: string,
+  results: ResourceResult[],
+  subscriptions: readonly DeliveredResource[] | undefined,
+  components: readonly Record<string, unknown>[],
+): ResourceResult[] {
+  return results.map((r) => {
+    const sub = subscriptions?.find((s) => s.metadata?.name === r.name) as Subscription | undefined;
+    if (r.served === "none" || !sub || pubsubInScope(sub, components)) return r;
+    return { ...r, pubsubMissingFor: appId };
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import type { Component, Configuration } from "../apis/types.ts";
+import type { Component, Configuration, Subscription } from "../apis/types.ts";
 import type { ComponentResult, ConfigurationResult, SecretProblem } from "./sidecar-config.ts";
-import { componentStatus, configurationStatus, statusChanged } from "./status.ts";
+import { componentStatus, configurationStatus, statusChanged, withPubsubCondition } from "./status.ts";
 
 const T0 = new Date("2025-03-01T10:00:00.123Z");
 const T1 = new Date("2025-03-01T10:05:00.000Z");
@@ -149,5 +149,69 @@ describe("statusChanged", () => {
       }),
     );
     expect(statusChanged(s, reordered)).to.equal(false);
+  });
+});
+
+describe("withPubsubCondition", () => {
+  const sub: Subscription = {
+    metadata: { name: "orders", namespace: "shop", generation: 3 },
+    spec: { pubsubname: "pubsub", topic: "orders", routes: { default: "/orders" } },
+  };
+  const delivered = (
+    pubsubMissingFor?: string,
+    generation = 3,
+    served: ComponentResult["served"] = "current",
+  ) => ({
+    generation,
+    served,
+    ...(pubsubMissingFor ? { pubsubMissingFor } : {}),
+  });
+  const of = (
+    results: ReturnType<typeof delivered>[],
+    previous?: Parameters<typeof withPubsubCondition>[4],
+    now = T0,
+  ) =>
+    withPubsubCondition(
+      componentStatus(
+        sub,
+        results.map((r) => ({ ...r, problems: [] })),
+        now,
+        previous,
+      ),
+      sub,
+      results,
+      now,
+      previous,
+    );
+  const condition = (s: ReturnType<typeof of>) => s.conditions?.find((c) => c.type === "PubSubInScope");
+
+  it("is False, naming the apps that receive the Subscription but no pub/sub Component of that name; Ready stays True", () => {
+    const s = of([delivered("web"), delivered(), delivered("api"), delivered("web")]);
+    expect(condition(s)).to.deep.equal({
+      type: "PubSubInScope",
+      status: "False",
+      reason: "PubSubNotFound",
+      message:
+        'no pub/sub Component "pubsub" is delivered to apps api, web: daprd there subscribes to nothing (the Subscription is delivered all the same)',
+      observedGeneration: 3,
+      lastTransitionTime: "2025-03-01T10:00:00Z",
+    });
+    expect(s.conditions?.find((c) => c.type === "Ready")?.status).to.equal("True");
+    expect(s.appCount).to.equal(4);
+  });
+
+  it("is True when every app that receives it has the pub/sub, keeping lastTransitionTime while it stays so", () => {
+    const first = of([delivered()]);
+    expect(condition(first)).to.include({ status: "True", reason: "PubSubFound" });
+    const later = of([delivered(), delivered()], first, T1);
+    expect(condition(later)?.lastTransitionTime).to.equal("2025-03-01T10:00:00Z");
+    const flipped = of([delivered("web")], later, T1);
+    expect(condition(flipped)).to.include({ status: "False", lastTransitionTime: "2025-03-01T10:05:00Z" });
+  });
+
+  it("says nothing without an app of the current generation that receives it", () => {
+    expect(condition(of([]))).to.equal(undefined);
+    expect(condition(of([delivered("web", 2)])), "an older generation's result").to.equal(undefined);
+    expect(condition(of([delivered("web", 3, "none")])), "not delivered").to.equal(undefined);
   });
 });

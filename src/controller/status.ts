@@ -4,13 +4,14 @@
 
 import { setCondition } from "../apis/conditions.ts";
 import { READY_CONDITION } from "../apis/resources.ts";
-import type { Component, Condition, Configuration, ResourceStatus } from "../apis/types.ts";
+import type { Component, Condition, Configuration, ResourceStatus, Subscription } from "../apis/types.ts";
 import { canonicalJson } from "../shared/canonical-json.ts";
 import type { DeliveredResource } from "./delivered-kinds.ts";
 import {
   problemMessage,
   type ComponentResult,
   type ConfigurationResult,
+  type ResourceResult,
   type Resolution,
   type RenderProblem,
 } from "./sidecar-config.ts";
@@ -79,6 +80,57 @@ function resourceStatus(
     if (kind.otherwise) kept.push(kind.otherwise);
     return kept;
   });
+}
+
+/** The condition saying whether a Subscription's pub/sub Component reaches the apps it reaches. */
+export const PUBSUB_CONDITION = "PubSubInScope";
+
+/**
+ * `status` of a Subscription with its PubSubInScope condition, from its results in the apps
+ * (those of the current generation): False, reason `PubSubNotFound`, naming the apps whose
+ * sidecar config has no pub/sub Component named `spec.pubsubname` (daprd subscribes to nothing
+ * there, though the Subscription is delivered); True when every app that receives it has one.
+ * Without such an app there is nothing to say, and the condition is left out. Pure.
+ */
+export function withPubsubCondition(
+  status: ResourceStatus,
+  subscription: Subscription,
+  results: readonly Pick<ResourceResult, "generation" | "served" | "pubsubMissingFor">[],
+  now: Date,
+  previous: ResourceStatus | undefined,
+): ResourceStatus {
+  const generation = subscription.metadata?.generation;
+  const current = results.filter((r) => r.served !== "none" && r.generation === generation);
+  const others = (status.conditions ?? []).filter((c) => c.type !== PUBSUB_CONDITION);
+  if (current.length === 0) return { ...status, conditions: others };
+  const missing = [
+    ...new Set(current.flatMap((r) => (r.pubsubMissingFor ? [r.pubsubMissingFor] : []))),
+  ].sort();
+  const pubsub = subscription.spec?.pubsubname ?? "";
+  const condition: Omit<Condition, "lastTransitionTime"> =
+    missing.length > 0
+      ? {
+          type: PUBSUB_CONDITION,
+          status: "False",
+          reason: "PubSubNotFound",
+          message: `no pub/sub Component "${pubsub}" is delivered to ${missing.length === 1 ? "app" : "apps"} ${missing.join(", ")}: daprd there subscribes to nothing (the Subscription is delivered all the same)`,
+        }
+      : {
+          type: PUBSUB_CONDITION,
+          status: "True",
+          reason: "PubSubFound",
+          message: `pub/sub Component "${pubsub}" is delivered to every app that receives it`,
+        };
+  const prior = previous?.conditions?.filter((c) => c.type === PUBSUB_CONDITION) ?? [];
+  const withCondition = setCondition(
+    prior,
+    {
+      ...condition,
+      ...(generation === undefined ? {} : { observedGeneration: generation }),
+    },
+    now,
+  );
+  return { ...status, conditions: [...others, ...withCondition] };
 }
 
 /** Whether `next` says anything `previous` does not: write the status only then. */

@@ -126,6 +126,8 @@ export const trimmedByKind: Readonly<Record<string, <T extends KubernetesObject>
   Subscription: (o) => trimmedDaprResource(o),
   Resiliency: (o) => trimmedDaprResource(o),
   HTTPEndpoint: (o) => trimmedDaprResource(o),
+  MCPServer: (o) => trimmedDaprResource(o),
+  WorkflowAccessPolicy: (o) => trimmedDaprResource(o),
   Secret: (o) => withoutManagedFields(o),
   Service: (o) => withoutManagedFields(o),
 };

@@ -3,6 +3,31 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { ADMISSION_REASONS, type AdmissionReason, type AdmissionResult } from "./admit.ts";
 import type { RotationChange } from "./certs.ts";
+import { CONVERSION_FAILURE_REASONS, type ConversionFailureReason } from "../apis/subscription-conversion.ts";
+
+/**
+ * How a request to /convert ended: converted (`success`), answered with a Failure result
+ * (`failure`), or refused before conversion with an HTTP error (`invalid`).
+ */
+export type ConversionResult = "success" | "failure" | "invalid";
+export const CONVERSION_RESULTS: readonly ConversionResult[] = ["success", "failure", "invalid"];
+
+/** Why a /convert request failed: the conversion's reason, or why the HTTP request was refused. */
+export type ConversionReason =
+  | ConversionFailureReason
+  | "method-not-allowed"
+  | "unsupported-media-type"
+  | "too-large"
+  | "malformed-json"
+  | "read-failed";
+export const CONVERSION_REASONS: readonly ConversionReason[] = [
+  ...CONVERSION_FAILURE_REASONS,
+  "method-not-allowed",
+  "unsupported-media-type",
+  "too-large",
+  "malformed-json",
+  "read-failed",
+];
 
 /** How an HTTP request to /mutate ended: an admission result, or rejected before admission. */
 export type RequestResult = AdmissionResult | "invalid" | "error";
@@ -50,6 +75,9 @@ export interface InjectorMetrics {
   certificateNotAfter: Gauge<"certificate">;
   certificateRotations: Counter<"certificate" | "reason">;
   certificateErrors: Counter<"operation">;
+  conversions: Counter<"result">;
+  conversionFailures: Counter<"reason">;
+  conversionDuration: Histogram<"result">;
 }
 
 export type CertificateOperation = "secret" | "webhook-configuration" | "certificate-files";
@@ -112,11 +140,32 @@ export function createInjectorMetrics(registry: Registry): InjectorMetrics {
       labelNames: ["operation"],
       registers,
     }),
+    conversions: new Counter({
+      name: "outrigger_injector_conversion_requests_total",
+      help: "Requests to /convert (Subscription conversion), by result (success, failure: a Failure result, invalid: refused before conversion)",
+      labelNames: ["result"],
+      registers,
+    }),
+    conversionFailures: new Counter({
+      name: "outrigger_injector_conversion_failures_total",
+      help: "Requests to /convert that failed or were refused, by reason",
+      labelNames: ["reason"],
+      registers,
+    }),
+    conversionDuration: new Histogram({
+      name: "outrigger_injector_conversion_duration_seconds",
+      help: "Time from receiving a /convert request to sending the response, by result",
+      labelNames: ["result"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
   };
   // Series from closed sets start at zero, so rate() and alerts work before the first event.
   for (const result of REQUEST_RESULTS) m.requests.inc({ result }, 0);
   for (const reason of INVALID_REQUEST_REASONS) m.invalidRequests.inc({ reason }, 0);
   for (const dry of ["true", "false"]) m.injections.inc({ dry_run: dry }, 0);
+  for (const result of CONVERSION_RESULTS) m.conversions.inc({ result }, 0);
+  for (const reason of CONVERSION_REASONS) m.conversionFailures.inc({ reason }, 0);
   return m;
 }
 

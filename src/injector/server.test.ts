@@ -305,6 +305,24 @@ describe("webhook HTTPS shell", function () {
         uid: "conv-1",
         result: "Success",
       });
+      expect(
+        await metricValue(server, "outrigger_injector_conversion_requests_total", { result: "success" }),
+      ).to.equal(1);
+      const duration = (await server.registry.getMetricsAsJSON()).find(
+        (m) => m.name === "outrigger_injector_conversion_duration_seconds",
+      );
+      const count = (
+        duration?.values as Array<{ metricName?: string; labels: Record<string, unknown>; value: number }>
+      ).find(
+        (v) =>
+          v.metricName === "outrigger_injector_conversion_duration_seconds_count" &&
+          v.labels.result === "success",
+      );
+      expect(count?.value, "one latency sample of a successful conversion").to.equal(1);
+      // /convert is not an admission: the /mutate series stay at zero.
+      expect(
+        await metricValue(server, "outrigger_injector_admission_requests_total", { result: "invalid" }),
+      ).to.equal(0);
     });
 
     it("answers a review it cannot convert with a Failure result, and bad requests with 4xx", async function () {
@@ -330,6 +348,55 @@ describe("webhook HTTPS shell", function () {
       const get = await server.request("GET", "/convert");
       expect(get.status).to.equal(405);
       expect(get.headers.allow).to.equal("POST");
+      const conversions = async (result: string) =>
+        metricValue(server, "outrigger_injector_conversion_requests_total", { result });
+      expect([
+        await conversions("success"),
+        await conversions("failure"),
+        await conversions("invalid"),
+      ]).to.deep.equal([0, 1, 3]);
+      const failures = async (reason: string) =>
+        metricValue(server, "outrigger_injector_conversion_failures_total", { reason });
+      expect(await failures("unsupported-version")).to.equal(1);
+      expect(await failures("malformed-json")).to.equal(1);
+      expect(await failures("unsupported-media-type")).to.equal(1);
+      expect(await failures("method-not-allowed")).to.equal(1);
+    });
+
+    it("counts /convert failures only under the closed set of reasons, each starting at zero", async function () {
+      const reasons = async () =>
+        (await server.registry.getMetricsAsJSON())
+          .find((m) => m.name === "outrigger_injector_conversion_failures_total")!
+          .values.map((v) => String(v.labels.reason))
+          .sort();
+      const before = await reasons();
+      expect(before).to.include.members(["not-a-review", "conversion-error", "too-large", "read-failed"]);
+      for (const body of [
+        '{"kind":"x"}',
+        '{"kind":"ConversionReview","request":{"objects":1}}',
+        "[]",
+        "null",
+      ])
+        await server.post(body, { "content-type": "application/json" }, "/convert");
+      await server.post(
+        "{}",
+        { "content-type": "application/json", "content-encoding": "br-evil" },
+        "/convert",
+      );
+      expect(await reasons(), "no new label values").to.deep.equal(before);
+      expect(
+        await metricValue(server, "outrigger_injector_conversion_failures_total", { reason: "not-a-review" }),
+      ).to.equal(3);
+      expect(
+        await metricValue(server, "outrigger_injector_conversion_failures_total", {
+          reason: "objects-not-a-list",
+        }),
+      ).to.equal(1);
+      expect(
+        await metricValue(server, "outrigger_injector_conversion_failures_total", {
+          reason: "unsupported-media-type",
+        }),
+      ).to.equal(1);
     });
 
     it("echoes the request's uid even when the core answers with another", async function () {

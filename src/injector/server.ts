@@ -6,12 +6,18 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Readable, Transform } from "node:stream";
 import zlib from "node:zlib";
-import { reviewSubscriptionConversion } from "../apis/subscription-conversion.ts";
+import { subscriptionConversionOutcome } from "../apis/subscription-conversion.ts";
 import type { Logger } from "../shared/log.ts";
 import type { AdmissionOutcome, AdmissionRequest } from "./admit.ts";
 import type { CertKeyPair } from "./certs.ts";
-import type { InjectorMetrics, InvalidRequestReason, RequestResult } from "./metrics.ts";
-import { REQUEST_RESULTS, reasonLabel } from "./metrics.ts";
+import type {
+  ConversionReason,
+  ConversionResult,
+  InjectorMetrics,
+  InvalidRequestReason,
+  RequestResult,
+} from "./metrics.ts";
+import { CONVERSION_REASONS, REQUEST_RESULTS, reasonLabel } from "./metrics.ts";
 
 export const ADMISSION_API_VERSION = "admission.k8s.io/v1";
 export const ADMISSION_KIND = "AdmissionReview";
@@ -163,6 +169,15 @@ const isJsonUtf8 = (type: string | undefined): boolean => {
   return charset === undefined || /^utf-?8$/i.test(charset);
 };
 
+const conversionReasons: ReadonlySet<string> = new Set(CONVERSION_REASONS);
+
+/** The reason label of a /convert body that could not be read: readBody's own, else `read-failed`. */
+function conversionReadReason(err: unknown): ConversionReason {
+  return err instanceof InvalidRequest && conversionReasons.has(err.reason)
+    ? (err.reason as ConversionReason)
+    : "read-failed";
+}
+
 /**
  * The webhook's request listener: POST /mutate (pod admission), POST /convert (the Subscription
  * CRD's conversion webhook), 405 for other methods there, 404 elsewhere.
@@ -275,15 +290,30 @@ export function createWebhookHandler(opts: WebhookHandlerOptions): WebhookHandle
    * POST /convert: a ConversionReview of Subscriptions, answered by the pure conversion. A review
    * that cannot be converted gets a Failure result, whose message the API server shows the user.
    */
-  const convert = (req: IncomingMessage, res: ServerResponse) => {
+  const converted = (
+    res: ServerResponse,
+    started: bigint,
+    result: ConversionResult,
+    reason: ConversionReason | undefined,
+    status: number,
+    body: unknown,
+  ) => {
+    metrics.conversions.inc({ result });
+    if (reason) metrics.conversionFailures.inc({ reason });
+    metrics.conversionDuration.observe({ result }, Number(process.hrtime.bigint() - started) / 1e9);
+    send(res, status, body, status === 405 ? { allow: "POST" } : {});
+  };
+  const convert = (req: IncomingMessage, res: ServerResponse, started: bigint) => {
     if (req.method !== "POST" || !isJsonUtf8(req.headers["content-type"])) {
       if (!req.complete) res.shouldKeepAlive = false;
-      const status = req.method !== "POST" ? 405 : 415;
-      return send(
+      const post = req.method === "POST";
+      return converted(
         res,
-        status,
+        started,
+        "invalid",
+        post ? "unsupported-media-type" : "method-not-allowed",
+        post ? 415 : 405,
         { message: "the conversion webhook is POST /convert, Content-Type application/json" },
-        status === 405 ? { allow: "POST" } : {},
       );
     }
     readBody(req, limit).then(
@@ -292,9 +322,11 @@ export function createWebhookHandler(opts: WebhookHandlerOptions): WebhookHandle
         try {
           body = JSON.parse(raw.toString("utf8"));
         } catch (err) {
-          return send(res, 400, { message: `malformed JSON: ${(err as Error).message}` });
+          return converted(res, started, "invalid", "malformed-json", 400, {
+            message: `malformed JSON: ${(err as Error).message}`,
+          });
         }
-        const answer = reviewSubscriptionConversion(body);
+        const { review: answer, failure } = subscriptionConversionOutcome(body);
         const request = (body as { request?: { desiredAPIVersion?: unknown; objects?: unknown } } | null)
           ?.request;
         log.info(
@@ -309,13 +341,15 @@ export function createWebhookHandler(opts: WebhookHandlerOptions): WebhookHandle
           },
           "conversion",
         );
-        send(res, 200, answer);
+        converted(res, started, failure ? "failure" : "success", failure, 200, answer);
       },
       (err: unknown) => {
         if (res.headersSent || res.destroyed) return;
         res.shouldKeepAlive = false;
         const status = err instanceof InvalidRequest ? err.status : 400;
-        send(res, status, { message: err instanceof Error ? err.message : String(err) });
+        converted(res, started, "invalid", conversionReadReason(err), status, {
+          message: err instanceof Error ? err.message : String(err),
+        });
       },
     );
   };
@@ -323,7 +357,7 @@ export function createWebhookHandler(opts: WebhookHandlerOptions): WebhookHandle
   return (req, res) => {
     const started = process.hrtime.bigint();
     const path = (req.url ?? "").split("?", 1)[0];
-    if (path === "/convert") return convert(req, res);
+    if (path === "/convert") return convert(req, res, started);
     if (path !== "/mutate") {
       if (!req.complete) res.shouldKeepAlive = false;
       return send(res, 404, { message: "not found; the webhooks are POST /mutate and POST /convert" });

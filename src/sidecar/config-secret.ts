@@ -16,10 +16,15 @@ export const SIDECAR_INJECTED_LABEL = "dapr.io/sidecar-injected";
 /** Secret keys. Components go into one multi-document YAML file, which daprd loads from its resources path. */
 export const COMPONENTS_KEY = "components.yaml";
 export const CONFIGURATION_KEY = "configuration.yaml";
-/** Subscriptions (dapr.io/v2alpha1), Resiliency and HTTPEndpoints: one multi-document file each, in the resources path. */
+/**
+ * Subscriptions (dapr.io/v2alpha1), Resiliency, HTTPEndpoints, MCPServers and
+ * WorkflowAccessPolicies: one multi-document file each, in the resources path.
+ */
 export const SUBSCRIPTIONS_KEY = "subscriptions.yaml";
 export const RESILIENCY_KEY = "resiliency.yaml";
 export const HTTP_ENDPOINTS_KEY = "httpendpoints.yaml";
+export const MCP_SERVERS_KEY = "mcpservers.yaml";
+export const WORKFLOW_ACCESS_POLICIES_KEY = "workflowaccesspolicies.yaml";
 
 /**
  * Where the sidecar sees the config: a read-only Secret volume, and daprd's `--resources-path`.
@@ -50,8 +55,10 @@ export const SIDECAR_CONFIG_FILE = `${SIDECAR_CONFIG_MOUNT_PATH}/${SIDECAR_CONFI
 export const SIDECAR_CONFIG_ITEMS: ReadonlyArray<{ key: string; path: string }> = [
   { key: COMPONENTS_KEY, path: COMPONENTS_KEY },
   { key: HTTP_ENDPOINTS_KEY, path: HTTP_ENDPOINTS_KEY },
+  { key: MCP_SERVERS_KEY, path: MCP_SERVERS_KEY },
   { key: RESILIENCY_KEY, path: RESILIENCY_KEY },
   { key: SUBSCRIPTIONS_KEY, path: SUBSCRIPTIONS_KEY },
+  { key: WORKFLOW_ACCESS_POLICIES_KEY, path: WORKFLOW_ACCESS_POLICIES_KEY },
   { key: CONFIGURATION_KEY, path: `${SIDECAR_CONFIG_DIR}/${CONFIGURATION_KEY}` },
 ];
 

@@ -502,7 +502,13 @@ describe("the Helm chart", function () {
         .filter((rt) => rt.group === "dapr.io")
         .map((rt) => rt.plural)
         .sort();
-      expect(read).to.include.members(["subscriptions", "resiliencies", "httpendpoints"]);
+      expect(read).to.include.members([
+        "subscriptions",
+        "resiliencies",
+        "httpendpoints",
+        "mcpservers",
+        "workflowaccesspolicies",
+      ]);
       const daprRules = rules.filter((r) => r.apiGroups.includes("dapr.io"));
       const granted = (verb: string) =>
         daprRules

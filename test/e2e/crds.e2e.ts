@@ -313,6 +313,31 @@ describe("CRDs: every Dapr kind (dapr.io)", function () {
       .trim()
       .split("\n");
     expect(dapr).to.include.members(names);
+    // The category lists every kind crds/ defines: add the two older kinds, then compare kinds.
+    await kubectl(["apply", "-f", "-"], {
+      input: asList(
+        {
+          apiVersion: "dapr.io/v1alpha1",
+          kind: "Component",
+          metadata: meta("category-component"),
+          spec: { type: "state.in-memory", version: "v1", metadata: [] },
+        },
+        {
+          apiVersion: "dapr.io/v1alpha1",
+          kind: "Configuration",
+          metadata: meta("category-config"),
+          spec: {},
+        },
+      ),
+    });
+    const every = (await kubectl(["get", "dapr", "-o", "name"], { namespace: ns.name })).stdout
+      .trim()
+      .split("\n");
+    const kinds = [...new Set(every.map((n) => n.split("/")[0]))].sort();
+    console.log(
+      `      kubectl get dapr: ${every.length} objects of ${kinds.length} kinds (${kinds.join(", ")})`,
+    );
+    expect(kinds).to.deep.equal(DAPR_RESOURCES.map((r) => `${r.names.singular}.dapr.io`).sort());
     const short = (
       await kubectl(["get", "dsub,dres,dhttp,dmcp,dwap", "-o", "name"], { namespace: ns.name })
     ).stdout

@@ -1,10 +1,12 @@
-// Subscriptions, HTTPEndpoints and Resiliency with the real daprd (harness/sidecar-runner.ts),
+// Subscriptions, HTTPEndpoints, Resiliency, MCPServers and WorkflowAccessPolicies with the real
+// daprd (harness/sidecar-runner.ts),
 // fed the sidecar config the real controller writes: what daprd lists in /v1.0/metadata, a
 // publish reaching the route a declarative Subscription names on a small app inside the pod, an
 // invocation through an HTTPEndpoint reaching a receiver on the host end of the pod's veth with
 // its headers (one from a Secret), a Resiliency retry policy counted on that receiver, the
 // corpus of Dapr's docs loaded without errors, and what a change to a Resiliency or an
-// HTTPEndpoint does to a running daprd (a restart of its runtime: measured, not assumed).
+// HTTPEndpoint does to a running daprd (a restart of its runtime: measured, not assumed), and
+// what daprd reports of an MCPServer and a WorkflowAccessPolicy, loaded and hot-reloaded.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -13,6 +15,7 @@ import { load } from "js-yaml";
 import { corpusFiles, type CorpusKind } from "../../src/apis/conformance.testing.ts";
 import {
   HTTP_ENDPOINTS_KEY,
+  MCP_SERVERS_KEY,
   RESILIENCY_KEY,
   SIDECAR_CONFIG_VOLUME,
   SUBSCRIPTIONS_KEY,
@@ -30,7 +33,7 @@ import {
 } from "./harness/daprd-env.ts";
 import { useNamespace } from "./harness/namespace.ts";
 import type { Sidecar } from "./harness/sidecar-runner.ts";
-import { eventually, sleep } from "./harness/util.ts";
+import { eventually, kubectl, sleep } from "./harness/util.ts";
 
 const DAPR_HTTP = 3500;
 const APP_PORT = 6000;
@@ -187,7 +190,75 @@ function sighups(sidecar: Sidecar): number {
     .filter((l) => l.includes("Received signal 'hangup'")).length;
 }
 
-describe("daprd (real runtime): Subscriptions, HTTPEndpoints, Resiliency", function () {
+/**
+ * A minimal MCP server (streamable HTTP transport, JSON answers) on the host end of the veth:
+ * daprd connects when it loads an MCPServer (initialize, then tools/list) and exits when that
+ * fails, so the spec needs a real one. Records each JSON-RPC method with its path and headers.
+ */
+async function startMcpServer(host: string): Promise<{
+  server: Server;
+  port: number;
+  calls: Array<{ path: string; method: string; authorization?: string }>;
+}> {
+  const calls: Array<{ path: string; method: string; authorization?: string }> = [];
+  const server = createServer((req, res) => {
+    let text = "";
+    req.on("data", (d: Buffer) => (text += d.toString()));
+    req.on("end", () => {
+      if (req.method !== "POST") return void res.writeHead(405).end();
+      const msg = JSON.parse(text || "{}") as {
+        id?: unknown;
+        method?: string;
+        params?: { protocolVersion?: string };
+      };
+      calls.push({ path: req.url ?? "", method: msg.method ?? "", authorization: req.headers.authorization });
+      if (msg.id === undefined) return void res.writeHead(202).end();
+      const result =
+        msg.method === "initialize"
+          ? {
+              protocolVersion: msg.params?.protocolVersion ?? "2025-06-18",
+              capabilities: { tools: {} },
+              serverInfo: { name: "outrigger-e2e", version: "1.0.0" },
+            }
+          : msg.method === "tools/list"
+            ? { tools: [{ name: "echo", description: "echoes", inputSchema: { type: "object" } }] }
+            : {};
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ jsonrpc: "2.0", id: msg.id, result }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, host, resolve);
+  });
+  return { server, port: (server.address() as { port: number }).port, calls };
+}
+
+function mcpServerObject(name: string, url: string, headers: object[] = [], ignoreErrors = true): object {
+  return {
+    apiVersion: "dapr.io/v1alpha1",
+    kind: "MCPServer",
+    metadata: { name },
+    spec: { ignoreErrors, endpoint: { streamableHTTP: { url, headers } } },
+  };
+}
+
+function workflowAccessPolicyObject(name: string, workflow: string, scopes?: string[]): object {
+  return {
+    apiVersion: "dapr.io/v1alpha1",
+    kind: "WorkflowAccessPolicy",
+    metadata: { name },
+    ...(scopes ? { scopes } : {}),
+    spec: {
+      rules: [
+        { callers: [{ appID: "front" }], workflows: [{ name: workflow, operations: ["schedule", "get"] }] },
+      ],
+    },
+  };
+}
+
+describe("daprd (real runtime): Subscriptions, HTTPEndpoints, Resiliency, MCPServers, WorkflowAccessPolicies", function () {
   const env = useDaprdEnvironment();
   const ns = useNamespace("daprd-kinds", DAPRD_NAMESPACE_LABELS);
   const scratch = `${repoRoot}.outrigger/daprd-kinds-e2e-${process.pid}`;
@@ -272,6 +343,49 @@ describe("daprd (real runtime): Subscriptions, HTTPEndpoints, Resiliency", funct
     console.log(`      the app received: ${got.map((r) => `${r.path} ${r.body.slice(0, 80)}`).join(" | ")}`);
     expect(JSON.parse(got.find((r) => r.path === "/orders")!.body).data).to.deep.equal({ id: 1 });
     expect(JSON.parse(got.find((r) => r.path === "/orders/big")!.body).data).to.deep.equal({ id: 2 });
+
+    // The status says whether the pub/sub it names reaches the app; one naming none is still delivered.
+    await apply(ns.name, {
+      apiVersion: "dapr.io/v2alpha1",
+      kind: "Subscription",
+      metadata: { name: "orphan" },
+      spec: { pubsubname: "nowhere", topic: "orders", routes: { default: "/orphan" } },
+      scopes: ["subscriber"],
+    });
+    const pubsubCondition = async (name: string) => {
+      const out = await kubectl(["get", "subscriptions.v2alpha1.dapr.io", name, "-o", "json"], {
+        namespace: ns.name,
+      });
+      const status = (JSON.parse(out.stdout) as { status?: { conditions?: Array<Record<string, string>> } })
+        .status;
+      return {
+        ready: status?.conditions?.find((c) => c.type === "Ready"),
+        pubsub: status?.conditions?.find((c) => c.type === "PubSubInScope"),
+      };
+    };
+    const orphan = await eventually(
+      async () => {
+        const c = await pubsubCondition("orphan");
+        expect(c.pubsub?.status, JSON.stringify(c)).to.equal("False");
+        return c;
+      },
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+    console.log(
+      `      Subscription "orphan" (pubsubname "nowhere"): ${orphan.pubsub?.reason}: ${orphan.pubsub?.message}`,
+    );
+    expect(orphan.pubsub?.reason).to.equal("PubSubNotFound");
+    expect(orphan.pubsub?.message).to.include('"nowhere"').and.include("subscriber");
+    expect(orphan.ready?.status, "still delivered").to.equal("True");
+    const found = await pubsubCondition("orders");
+    expect(found.pubsub).to.include({ status: "True", reason: "PubSubFound" });
+    await eventually(
+      async () => {
+        const text = readFileSync(`${sidecar.volumeDir(SIDECAR_CONFIG_VOLUME)}/${SUBSCRIPTIONS_KEY}`, "utf8");
+        expect(text, "the orphan Subscription is in the app's file").to.include("name: orphan\n");
+      },
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
   });
 
   it("invokes an HTTPEndpoint with its headers (one from a Secret), retried as its Resiliency says", async function () {
@@ -401,6 +515,177 @@ describe("daprd (real runtime): Subscriptions, HTTPEndpoints, Resiliency", funct
       rows.filter((r) => r.includes("never applied")),
       "changes daprd never applied",
     ).to.deep.equal([]);
+  });
+
+  it("loads a delivered MCPServer and WorkflowAccessPolicy (metadata lists them) and hot-reloads a change to each", async function () {
+    this.timeout(5 * 60_000);
+    const network = await env.runner.allocateNetwork();
+    const mcp = await startMcpServer(network.hostIP);
+    servers.push(mcp.server);
+    const mcpUrl = (v: string) => `http://${network.hostIP}:${mcp.port}/mcp/${v}`;
+    await apply(
+      ns.name,
+      secretObject("mcp-token", { token: "Bearer mcp-secret" }),
+      mcpServerObject("tools", mcpUrl("v1"), [
+        { name: "Authorization", secretKeyRef: { name: "mcp-token", key: "token" } },
+      ]),
+      workflowAccessPolicyObject("front-orders", "order*"),
+      // Scoped to another app: must not reach this one.
+      workflowAccessPolicyObject("not-mine", "other*", ["someone-else"]),
+      // Without ignoreErrors daprd would exit (no placement service): the controller holds it back.
+      mcpServerObject("strict", mcpUrl("strict"), [], false),
+    );
+    const sidecar = await runDaprPod(env, ns.name, "agent", {}, { network });
+    await waitHealthy(sidecar);
+    const delivered = readFileSync(`${sidecar.volumeDir(SIDECAR_CONFIG_VOLUME)}/${MCP_SERVERS_KEY}`, "utf8");
+    expect(delivered, "the header's Secret is resolved in the file").to.include("value: Bearer mcp-secret");
+    const meta = await eventually(
+      async () => {
+        const m = await metadata(sidecar);
+        expect(m.mcpServers, "mcpServers in metadata").to.deep.equal([{ name: "tools" }]);
+        expect(m.workflowAccessPolicies, "workflowAccessPolicies in metadata").to.deep.equal([
+          { name: "front-orders" },
+        ]);
+        return m;
+      },
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+    console.log(
+      `      metadata mcpServers: ${JSON.stringify(meta.mcpServers)}, workflowAccessPolicies: ${JSON.stringify(meta.workflowAccessPolicies)}`,
+    );
+    const logLines = (re: RegExp) =>
+      sidecar
+        .logs()
+        .split("\n")
+        .filter((l) => re.test(l));
+    for (const l of logLines(/MCPServer|workflow access polic/i))
+      console.log(`      daprd: ${l.slice(0, 240)}`);
+    expect(logLines(/MCPServer loaded: tools/), "daprd's load of the MCPServer").to.have.length(1);
+    // What daprd 1.18.2 does next without a placement service; ignoreErrors keeps it running.
+    expect(
+      logLines(/Ignoring error processing MCPServer.*placement service is not configured/),
+    ).to.have.length(1);
+    const strictReady = await eventually(
+      async () => {
+        const strict = JSON.parse(
+          (await kubectl(["get", "mcpserver", "strict", "-o", "json"], { namespace: ns.name })).stdout,
+        ) as { status?: { conditions?: Array<Record<string, string>> } };
+        const ready = strict.status?.conditions?.find((c) => c.type === "Ready");
+        expect(ready, "status of the MCPServer without ignoreErrors").to.not.equal(undefined);
+        return ready;
+      },
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+    console.log(
+      `      MCPServer "strict" (no ignoreErrors): Ready=${strictReady?.status} ${strictReady?.reason}: ${strictReady?.message}`,
+    );
+    expect(strictReady).to.include({ status: "False", reason: "NotDeliverable" });
+    // The delivered ones report Ready with the number of apps, through their status subresource.
+    for (const [resource, name] of [
+      ["mcpserver", "tools"],
+      ["workflowaccesspolicy", "front-orders"],
+      ["workflowaccesspolicy", "not-mine"],
+    ] as const) {
+      const status = await eventually(
+        async () => {
+          const obj = JSON.parse(
+            (await kubectl(["get", resource, name, "-o", "json"], { namespace: ns.name })).stdout,
+          ) as { status?: { appCount?: number; conditions?: Array<Record<string, string>> } };
+          expect(
+            obj.status?.conditions?.find((c) => c.type === "Ready")?.status,
+            `${resource} ${name}`,
+          ).to.equal("True");
+          return obj.status!;
+        },
+        { timeoutMs: 30_000, intervalMs: 300 },
+      );
+      console.log(`      ${resource} ${name}: Ready=True, appCount ${status.appCount}`);
+      expect(status.appCount).to.equal(name === "not-mine" ? 0 : 1);
+    }
+    expect(delivered, "not in the app's file").to.not.include("name: strict\n");
+    const v1Calls = mcp.calls.filter((c) => c.path === "/mcp/v1");
+    console.log(
+      `      the MCP server got: ${v1Calls.map((c) => `${c.method || "(answer)"} [Authorization: ${c.authorization ?? "none"}]`).join(", ")}`,
+    );
+    expect(v1Calls.map((c) => c.method)).to.include.members(["initialize", "tools/list"]);
+    expect(
+      v1Calls.every((c) => c.authorization === "Bearer mcp-secret"),
+      "the Secret-backed header",
+    ).to.equal(true);
+
+    /** Applies a change, then waits until daprd shows it; the time from the Secret event to that. */
+    const timeChange = async (what: string, change: () => Promise<unknown>, seen: () => Promise<boolean>) => {
+      const before = performance.now();
+      await change();
+      const write = await sidecar.waitForWrite(before, 30_000);
+      let ms: number | undefined;
+      while (performance.now() - write.eventAt < 70_000 && sidecar.exitedWith() === undefined) {
+        if (await seen().catch(() => false)) {
+          ms = performance.now() - write.eventAt;
+          break;
+        }
+        await sleep(100);
+      }
+      console.log(
+        `      ${what}: ${ms === undefined ? "NEVER seen" : `seen ${Math.round(ms)} ms after the Secret event`}`,
+      );
+      return ms;
+    };
+    const names = async (field: string) =>
+      ((await metadata(sidecar))[field] as Array<{ name: string }> | undefined)?.map((x) => x.name).sort() ??
+      [];
+    let watchFrom = 0;
+    const times = [
+      await timeChange(
+        "MCPServer url changed",
+        () =>
+          apply(
+            ns.name,
+            mcpServerObject("tools", mcpUrl("v2"), [
+              { name: "Authorization", secretKeyRef: { name: "mcp-token", key: "token" } },
+            ]),
+          ),
+        async () => logLines(/MCPServer updated via hot-reload: tools \(.*\/mcp\/v2\)/).length > 0,
+      ),
+      await timeChange(
+        "MCPServer added",
+        () => apply(ns.name, mcpServerObject("more-tools", mcpUrl("more"))),
+        async () => (await names("mcpServers")).join(",") === "more-tools,tools",
+      ),
+      await timeChange(
+        "WorkflowAccessPolicy added",
+        () => apply(ns.name, workflowAccessPolicyObject("front-payments", "payment*")),
+        async () => (await names("workflowAccessPolicies")).join(",") === "front-orders,front-payments",
+      ),
+      await timeChange(
+        "WorkflowAccessPolicy rules changed",
+        () => {
+          const recompiled = logLines(/Recompiled \d+ workflow access policy/).length;
+          watchFrom = recompiled;
+          return apply(ns.name, workflowAccessPolicyObject("front-orders", "orders-v2*"));
+        },
+        async () => logLines(/Recompiled \d+ workflow access policy/).length > watchFrom,
+      ),
+      await timeChange(
+        "MCPServer deleted",
+        () => kubectl(["delete", "mcpserver", "more-tools"], { namespace: ns.name }),
+        async () => (await names("mcpServers")).join(",") === "tools",
+      ),
+    ];
+    expect(sidecar.exitedWith(), `daprd exited; log:\n${sidecar.logs().slice(-4000)}`).to.equal(undefined);
+    expect(
+      times.filter((t) => t === undefined),
+      "changes daprd never showed",
+    ).to.deep.equal([]);
+    console.log(
+      `      slowest: ${Math.round(Math.max(...(times as number[])))} ms (goal < 10000 ms); SIGHUP restarts ${sighups(sidecar)}`,
+    );
+    expect(Math.max(...(times as number[]))).to.be.below(10_000);
+    expect(
+      sighups(sidecar),
+      "MCPServer and WorkflowAccessPolicy changes are hot-reloaded, not restarts",
+    ).to.equal(0);
+    expect(loadErrors(sidecar), "daprd load errors").to.deep.equal([]);
   });
 
   for (const kind of [

@@ -354,13 +354,17 @@ describe("deploying Outrigger with the Helm chart", function () {
     must("controller", "watch", "configurations.dapr.io", "");
     must("controller", "patch", "components.dapr.io:status", "app");
     must("controller", "patch", "configurations.dapr.io:status", "app");
-    for (const kind of ["subscriptions", "resiliencies", "httpendpoints"]) {
+    for (const kind of [
+      "subscriptions",
+      "resiliencies",
+      "httpendpoints",
+      "mcpservers",
+      "workflowaccesspolicies",
+    ]) {
       must("controller", "watch", `${kind}.dapr.io`, "");
       must("controller", "patch", `${kind}.dapr.io:status`, "app");
       mustNot("controller", "update", `${kind}.dapr.io`, "app");
     }
-    mustNot("controller", "list", "mcpservers.dapr.io", "");
-    mustNot("controller", "list", "workflowaccesspolicies.dapr.io", "");
     must("controller", "create", "secrets", "app");
     must("controller", "delete", "secrets", "app");
     must("controller", "watch", "secrets", "");

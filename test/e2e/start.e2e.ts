@@ -1,5 +1,6 @@
 // `npm start` end to end: against the test cluster it applies the CRDs, runs the controller
-// and the injector, registers the webhook, and on Ctrl-C removes the registration again.
+// and the injector, registers the webhook and the Subscription conversion at the local injector,
+// and on Ctrl-C removes the registration and puts the conversion back at crds/' Service.
 import { spawn } from "node:child_process";
 import { manifestsOfTryItBlock } from "../../hack/lib/try-it.ts";
 import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
@@ -8,6 +9,18 @@ import { sidecarConfigSecretName } from "../../src/sidecar/config-secret.ts";
 import { cluster, repoRoot } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
 import { eventually, kubectl } from "./harness/util.ts";
+
+interface ClientConfig {
+  url?: string;
+  service?: { name?: string; namespace?: string; path?: string };
+  caBundle?: string;
+}
+async function conversionClientConfig(): Promise<ClientConfig> {
+  const crd = JSON.parse((await kubectl(["get", "crd", "subscriptions.dapr.io", "-o", "json"])).stdout) as {
+    spec: { conversion: { webhook: { clientConfig: ClientConfig } } };
+  };
+  return crd.spec.conversion.webhook.clientConfig;
+}
 
 describe("npm start", function () {
   const ns = useNamespace("start");
@@ -65,6 +78,47 @@ describe("npm start", function () {
         },
         { timeoutMs: 60_000 },
       );
+
+      // The Subscription conversion reaches the local injector: create as v1alpha1, read as v2alpha1.
+      const cc = await eventually(
+        async () => {
+          const c = await conversionClientConfig();
+          expect(c.url, "conversion at the local injector").to.match(/^https:\/\/127\.0\.0\.1:\d+\/convert$/);
+          expect(c.service).to.equal(undefined);
+          expect(c.caBundle, "the injector's CA in the CRD").to.be.a("string");
+          return c;
+        },
+        { timeoutMs: 60_000 },
+      );
+      await eventually(
+        () =>
+          kubectl(["apply", "-f", "-"], {
+            namespace: ns.name,
+            input: JSON.stringify({
+              apiVersion: "dapr.io/v1alpha1",
+              kind: "Subscription",
+              metadata: { name: "orders" },
+              spec: { pubsubname: "pubsub", topic: "orders", route: "/orders" },
+            }),
+          }),
+        { timeoutMs: 30_000, intervalMs: 1000 },
+      );
+      const asV2 = JSON.parse(
+        (
+          await kubectl(["get", "subscriptions.v2alpha1.dapr.io", "orders", "-o", "json"], {
+            namespace: ns.name,
+          })
+        ).stdout,
+      ) as { apiVersion: string; spec: Record<string, unknown> };
+      console.log(
+        `      conversion at ${cc.url}: created as v1alpha1, read as v2alpha1: ${JSON.stringify(asV2.spec)}`,
+      );
+      expect(asV2.apiVersion).to.equal("dapr.io/v2alpha1");
+      expect(asV2.spec).to.deep.equal({
+        pubsubname: "pubsub",
+        topic: "orders",
+        routes: { default: "/orders" },
+      });
     } catch (err) {
       process.stderr.write(`----- npm start output -----\n${logs.split("\n").slice(-100).join("\n")}\n`);
       throw err;
@@ -80,5 +134,8 @@ describe("npm start", function () {
       .makeApiClient(AdmissionregistrationV1Api)
       .listMutatingWebhookConfiguration({ fieldSelector: "metadata.name=outrigger-injector" });
     expect(left.items, "the webhook registration is removed on exit").to.have.length(0);
+    const restored = await conversionClientConfig();
+    expect(restored.url, "no conversion at the stopped injector").to.equal(undefined);
+    expect(restored.service).to.include({ name: "outrigger-injector", path: "/convert" });
   });
 });

@@ -37,6 +37,13 @@ export const resources = {
   subscriptions: { group: "dapr.io", version: "v2alpha1", plural: "subscriptions", namespaced: true },
   resiliencies: { group: "dapr.io", version: "v1alpha1", plural: "resiliencies", namespaced: true },
   httpEndpoints: { group: "dapr.io", version: "v1alpha1", plural: "httpendpoints", namespaced: true },
+  mcpServers: { group: "dapr.io", version: "v1alpha1", plural: "mcpservers", namespaced: true },
+  workflowAccessPolicies: {
+    group: "dapr.io",
+    version: "v1alpha1",
+    plural: "workflowaccesspolicies",
+    namespaced: true,
+  },
   secrets: core("secrets"),
   configMaps: core("configmaps"),
   services: core("services"),

@@ -82,7 +82,15 @@ export function useDaprdEnvironment(): DaprdEnvironment {
         expect(controller.logs(), "the controller leads").to.contain("leading: starting reconcilers");
       },
       { timeoutMs: 60_000, intervalMs: 500 },
-    );
+    ).catch((err: unknown) => {
+      // Not ready: what the two processes said is the only clue.
+      for (const [name, p] of [
+        ["controller", controller],
+        ["injector", injector],
+      ] as const)
+        console.log(`----- ${name} log (last 40 lines) -----\n${p.logs().split("\n").slice(-40).join("\n")}`);
+      throw err;
+    });
   });
 
   after(async function () {
