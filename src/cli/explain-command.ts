@@ -25,7 +25,7 @@ import {
 import { sidecarConfigSecretName } from "../sidecar/config-secret.ts";
 import type { Component, Configuration } from "../apis/types.ts";
 import { explainApp, explainPod, formatAppExplanation, formatPodExplanation } from "./explain.ts";
-import { sidecarDefaultsOfDeployment } from "./inject-command.ts";
+import { fromClusterConflicts, sidecarDefaultsOfDeployment } from "./inject-command.ts";
 
 const options: Record<string, Flag> = {
   namespace: {
@@ -63,8 +63,9 @@ export function explainConfig(
     problems.push(
       `want one pod/<name> or app/<app-id>, got ${JSON.stringify(positionals.join(" ") || "nothing")}`,
     );
-  if (problems.length > 0 || !m) return { problems };
   const fromCluster = values["from-cluster"] === true;
+  if (fromCluster) problems.push(...fromClusterConflicts(values));
+  if (problems.length > 0 || !m) return { problems };
   const namespace = get("namespace");
   const kubeconfig = get("kubeconfig");
   return {

@@ -13,6 +13,7 @@ import { applyJsonPatch, type JsonPatchOp } from "../injector/patch.ts";
 import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/defaults.ts";
 import { outriggerVersion } from "../shared/version.ts";
 import { explainApp, explainPod, formatAppExplanation, formatPodExplanation } from "./explain.ts";
+import { explainConfig } from "./explain-command.ts";
 
 const dir = new URL("./testdata/explain/", import.meta.url);
 const update = process.env.UPDATE_GOLDEN === "1";
@@ -173,5 +174,24 @@ describe("outrigger explain app", () => {
     const missing = explainApp({ ...facts, secret: undefined, configurations: [] });
     expect(missing.secret[0]).to.include("missing; the controller writes it");
     expect(missing.configuration).to.deep.include({ name: "tracing", receives: false });
+  });
+});
+
+describe("outrigger explain flags", () => {
+  it("takes one pod/<name> or app/<app-id>, and refuses sidecar flags beside --from-cluster", () => {
+    expect(explainConfig({}, ["pod/web"])).to.deep.include({ target: { kind: "pod", name: "web" } });
+    expect(explainConfig({ namespace: "shop" }, ["app/cart"])).to.deep.include({
+      target: { kind: "app", name: "cart" },
+      namespace: "shop",
+    });
+    expect(explainConfig({}, [])).to.deep.equal({
+      problems: ['want one pod/<name> or app/<app-id>, got "nothing"'],
+    });
+    expect(explainConfig({}, ["deployment/web"])).to.have.property("problems");
+    expect(explainConfig({ "from-cluster": true, "sidecar-image": "x:1" }, ["pod/web"])).to.deep.equal({
+      problems: [
+        "--sidecar-image cannot be combined with --from-cluster, which reads the sidecar defaults from the injector",
+      ],
+    });
   });
 });

@@ -45,14 +45,7 @@ function injectConfig(values: FlagValues): InjectConfig | Problems {
   if (filename === undefined || filename === "") problems.push("-f/--filename is required (- reads stdin)");
   const settings = sidecarDefaultsFromFlags(values, problems);
   const fromCluster = values["from-cluster"] === true;
-  if (fromCluster) {
-    // Two sources for one setting would leave the reader guessing which one won.
-    for (const [flag, opt] of Object.entries(sidecarDefaultsFlags))
-      if (values[flag] !== undefined && values[flag] !== opt.default)
-        problems.push(
-          `--${flag} cannot be combined with --from-cluster, which reads the sidecar defaults from the injector`,
-        );
-  }
+  if (fromCluster) problems.push(...fromClusterConflicts(values));
   if (problems.length > 0) return { problems };
   const kubeconfig = get("kubeconfig");
   return {
@@ -66,6 +59,19 @@ function injectConfig(values: FlagValues): InjectConfig | Problems {
         }
       : { from: "flags", settings },
   };
+}
+
+/**
+ * Sidecar flags given beside --from-cluster: two sources for one setting would leave the reader
+ * guessing which one won. (parseArgs fills in defaults, so a flag set to its default passes.)
+ */
+export function fromClusterConflicts(values: FlagValues): string[] {
+  return Object.entries(sidecarDefaultsFlags)
+    .filter(([flag, opt]) => values[flag] !== undefined && values[flag] !== opt.default)
+    .map(
+      ([flag]) =>
+        `--${flag} cannot be combined with --from-cluster, which reads the sidecar defaults from the injector`,
+    );
 }
 
 /**

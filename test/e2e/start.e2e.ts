@@ -26,6 +26,9 @@ describe("npm start", function () {
   const ns = useNamespace("start");
 
   it("runs Outrigger on the cluster: an annotated Deployment gets its sidecar and its config", async function () {
+    // Two Node processes start, write certificates and register the webhook: on the shared 2-core
+    // machine under a load average of 30-50 that alone took over 60 s.
+    this.timeout(420_000);
     let logs = "";
     const child = spawn(process.execPath, [`${repoRoot}hack/start.ts`], {
       cwd: repoRoot,
@@ -44,19 +47,19 @@ describe("npm start", function () {
             .readMutatingWebhookConfiguration({ name: "outrigger-injector" });
           expect(hook.webhooks?.[0]?.clientConfig.caBundle, "webhook registered with a CA").to.be.a("string");
         },
-        { timeoutMs: 60_000 },
+        { timeoutMs: 180_000 },
       );
-      // The start-up ends with the try-it block; its manifests are what a newcomer applies.
+      // The start-up ends with the try-it block; its manifests are what a newcomer applies. (If
+      // the processes were not ready within 90 s, the block says so, and is printed all the same.)
       await eventually(
-        async () =>
-          expect(logs, "the try-it block").to.include("Outrigger is running. Try it from another shell:"),
-        { timeoutMs: 60_000 },
+        async () => expect(logs, "the try-it block").to.include("Try it from another shell:"),
+        { timeoutMs: 240_000 },
       );
       expect(logs).to.include(`  export KUBECONFIG=${cluster().kubeconfigPath}\n`);
       const manifests = manifestsOfTryItBlock(logs);
       expect(manifests, "manifests in the block").to.be.a("string");
       process.stderr.write(
-        `----- npm start's try-it block -----\n${logs.slice(logs.indexOf("Outrigger is running"))}\n`,
+        `----- npm start's try-it block -----\n${logs.slice(logs.lastIndexOf("\n", logs.indexOf("Try it from another shell:")) + 1)}\n`,
       );
       await kubectl(["apply", "-f", "-"], { namespace: ns.name, input: manifests });
       const core = kc.makeApiClient(CoreV1Api);
