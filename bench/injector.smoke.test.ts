@@ -8,7 +8,8 @@ import { injectorReport, runInjectorBench } from "./injector.ts";
 import { repoRoot } from "./processes.ts";
 
 describe("injector benchmark (smoke)", function () {
-  this.timeout(120_000);
+  // Generous: on a loaded shared machine (CI, other suites) the two servers start slowly.
+  this.timeout(240_000);
 
   it("loads the injector and the reference over HTTPS and reports both", async () => {
     const r = await runInjectorBench({
@@ -18,7 +19,7 @@ describe("injector benchmark (smoke)", function () {
       // Long enough that a loaded machine still completes reviews inside each window.
       durationMs: 1000,
       logLevel: "warn",
-      cpuReviews: 100,
+      cpuReviews: 50,
       cli: join(repoRoot, "src/cli.ts"),
       profile: false,
       outDir: mkdtempSync(join(tmpdir(), "outrigger-bench-smoke-")),
@@ -42,7 +43,7 @@ describe("injector benchmark (smoke)", function () {
     expect(r.halfPeak.injector.errors).to.equal(0);
     expect(r.reviewBytes).to.be.greaterThan(4000);
     // A fixed count: every review is in the window, so the CPU per review is known for both.
-    expect(r.cpuPerReview.reviews).to.equal(100);
+    expect(r.cpuPerReview.reviews).to.equal(50);
     expect(r.cpuPerReview.roundMs.injector).to.have.length(2);
     expect(r.cpuPerReview.injectorMs).to.be.greaterThan(0);
     expect(r.cpuPerReview.referenceMs).to.be.greaterThan(0);
