@@ -21,7 +21,7 @@ import {
   SIDECAR_RESOURCES_PATH,
   sidecarConfigSecretName,
 } from "../sidecar/config-secret.ts";
-import { SIDECAR_STATUS_ANNOTATION, type SidecarStatus } from "../sidecar/status.ts";
+import { SIDECAR_INJECTED_LABEL, SIDECAR_STATUS_ANNOTATION, type SidecarStatus } from "../sidecar/status.ts";
 import {
   SIDECAR_CONTAINER_NAME,
   SIDECAR_HTTP_PORT,
@@ -32,7 +32,8 @@ import {
 } from "../sidecar/resolve.ts";
 import { type JsonObject } from "./decide.ts";
 
-export const SIDECAR_INJECTED_LABEL = "dapr.io/sidecar-injected";
+// The controller finds pods the webhook never saw by this label (it lives beside the status annotation).
+export { SIDECAR_INJECTED_LABEL };
 export const METRICS_ENABLED_LABEL = "dapr.io/metrics-enabled";
 export const PORT_NAMES = {
   http: "dapr-http",
