@@ -17,6 +17,7 @@ const versionCommand: Command<null> = {
 
 /** Every subcommand, loaded only when run. */
 export const commands: Record<string, () => Promise<Command>> = {
+  check: async () => (await import("./tools/check/command.ts")).checkCommand,
   controller: async () => (await import("./controller/command.ts")).controllerCommand,
   injector: async () => (await import("./injector/command.ts")).injectorCommand,
   version: async () => versionCommand,
@@ -36,6 +37,7 @@ function topLevelHelp(): string {
     "Usage: outrigger <command> [flags]",
     "",
     "Commands:",
+    "  check        Check a cluster before an install (--pre), or an installation",
     "  controller   Reconcile Components and Configurations into per-app sidecar configs",
     "  injector     Serve the mutating admission webhook that injects the daprd sidecar",
     "  version      Print the Outrigger version",
@@ -52,7 +54,8 @@ function commandHelp(name: string, cmd: Command): string {
     for (const [flag, opt] of flags) {
       const doc = opt.description;
       const dflt = opt.default === undefined ? "" : ` (default: ${String(opt.default)})`;
-      const name = `  --${flag}${opt.type === "string" ? " <value>" : ""}`;
+      const short = opt.short ? `, -${opt.short}` : "";
+      const name = `  --${flag}${short}${opt.type === "string" ? " <value>" : ""}`;
       lines.push(`${name.padEnd(38)} ${doc}${dflt}`);
     }
   }
