@@ -175,7 +175,7 @@ describe("check: webhook", function () {
     const late = new Date(NOW.getTime() + 350 * DAY);
     const [, , soon] = webhookChecks("outrigger-injector", yes(config(ca.certPem)), cert(), late);
     expect(soon).to.deep.include({ status: "warn" });
-    expect(soon?.message).to.match(/\(1[34] days\)$/);
+    expect(soon?.message).to.match(/in 1[34] days$/);
     expect(statuses(webhookChecks("outrigger-injector", yes(undefined), cert(), NOW))).to.deep.equal([
       "fail MutatingWebhookConfiguration outrigger-injector exists",
     ]);

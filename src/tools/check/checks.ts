@@ -395,12 +395,12 @@ export function webhookChecks(
       now < times.notBefore
         ? bad("fail", cat, validFor, `not valid before ${times.notBefore.toISOString()}`, "check the clocks")
         : days >= MIN_CERT_VALIDITY_DAYS
-          ? ok(cat, validFor, `until ${until} (${days} days)`)
+          ? ok(cat, validFor, `until ${until}, ${days} days`)
           : bad(
               "warn",
               cat,
               validFor,
-              `expires ${until} (${Math.max(days, 0)} days)`,
+              `expires ${until}, in ${Math.max(days, 0)} days`,
               "the injector renews at two thirds of --cert-validity; check that it runs",
             ),
     );

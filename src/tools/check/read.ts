@@ -2,6 +2,7 @@
 // read on its own so one failure (a permission, a missing object) leaves the others standing.
 // Read-only but for the dry-run pod (dryRun=All: nothing is stored) and SelfSubjectAccessReviews.
 import { readdirSync, readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
 import tls from "node:tls";
 import type {
   KubernetesObject,
@@ -196,8 +197,8 @@ export function presentedCertificate(host: string, port: number, timeoutMs = 10_
       clearTimeout(timer);
       socket.end();
       if (!raw) return reject(new Error(`${host}:${port} presented no certificate`));
-      const b64 = raw.toString("base64").replace(/(.{64})/g, "$1\n");
-      resolve(`-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`);
+      // Node's own PEM of the DER the server sent.
+      resolve(new X509Certificate(raw).toString());
     });
     socket.once("error", (err) => {
       clearTimeout(timer);
