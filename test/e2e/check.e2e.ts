@@ -10,6 +10,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type CoreV1Event,
+  type V1Pod,
   type V1MutatingWebhookConfiguration,
 } from "@kubernetes/client-node";
 import { expect } from "chai";
@@ -91,6 +92,42 @@ describe("outrigger check and un-injected pods", function () {
   let controller: OutriggerProcess;
   let controllerOps: number;
 
+  async function startController(...extra: string[]): Promise<void> {
+    controllerOps = await freePort();
+    controller = startOutrigger("controller", [
+      "--watch-namespace",
+      APPS,
+      "--leader-election-namespace",
+      SYSTEM,
+      "--ops-address",
+      `127.0.0.1:${controllerOps}`,
+      ...extra,
+    ]);
+    await eventually(
+      async () => {
+        const ready = await fetch(`http://127.0.0.1:${controllerOps}/readyz`);
+        expect(ready.status, "controller ready").to.equal(200);
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+  }
+
+  /** Runs `create` while the webhook configuration is removed, then puts it back as it was. */
+  async function withoutWebhook(create: () => Promise<unknown>): Promise<void> {
+    const saved = JSON.parse(
+      (await kubectl(["get", "mutatingwebhookconfiguration", CONFIG_NAME, "-o", "json"])).stdout,
+    ) as V1MutatingWebhookConfiguration;
+    await kubectl(["delete", "mutatingwebhookconfiguration", CONFIG_NAME]);
+    try {
+      await create();
+    } finally {
+      const { metadata, ...rest } = saved;
+      await kubectl(["create", "-f", "-"], {
+        input: JSON.stringify({ ...rest, metadata: { name: metadata?.name, labels: metadata?.labels } }),
+      });
+    }
+  }
+
   before(async function () {
     this.timeout(180_000);
     await core().createNamespace({ body: { metadata: { name: SYSTEM } } });
@@ -111,21 +148,10 @@ describe("outrigger check and un-injected pods", function () {
         "30m",
       ),
     );
-    controllerOps = await freePort();
-    controller = startOutrigger("controller", [
-      "--watch-namespace",
-      APPS,
-      "--leader-election-namespace",
-      SYSTEM,
-      "--ops-address",
-      `127.0.0.1:${controllerOps}`,
-    ]);
+    await startController();
     await eventually(
       async () => {
         expect((await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status, "injector ready").to.equal(200);
-        expect((await fetch(`http://127.0.0.1:${controllerOps}/readyz`)).status, "controller ready").to.equal(
-          200,
-        );
       },
       { timeoutMs: 90_000, intervalMs: 500 },
     );
@@ -188,7 +214,7 @@ describe("outrigger check and un-injected pods", function () {
   });
 
   it("passes a healthy installation, as text and as JSON", async function () {
-    this.timeout(60_000);
+    this.timeout(180_000);
     const run = await eventually(
       async () => {
         const r = await check("healthy");
@@ -224,12 +250,8 @@ describe("outrigger check and un-injected pods", function () {
 
   it("reports a pod created while the webhook configuration was removed, and clears it when the pod goes", async function () {
     this.timeout(120_000);
-    const saved = JSON.parse(
-      (await kubectl(["get", "mutatingwebhookconfiguration", CONFIG_NAME, "-o", "json"])).stdout,
-    ) as V1MutatingWebhookConfiguration;
-    await kubectl(["delete", "mutatingwebhookconfiguration", CONFIG_NAME]);
-    try {
-      await core().createNamespacedPod({
+    await withoutWebhook(() =>
+      core().createNamespacedPod({
         namespace: APPS,
         body: {
           metadata: {
@@ -238,13 +260,8 @@ describe("outrigger check and un-injected pods", function () {
           },
           spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
         },
-      });
-    } finally {
-      const { metadata, ...rest } = saved;
-      await kubectl(["create", "-f", "-"], {
-        input: JSON.stringify({ ...rest, metadata: { name: metadata?.name, labels: metadata?.labels } }),
-      });
-    }
+      }),
+    );
     const pod = await core().readNamespacedPod({ namespace: APPS, name: "lonely" });
     expect(pod.spec?.initContainers ?? []).to.deep.equal([]);
     const started = Date.now();
@@ -301,7 +318,7 @@ describe("outrigger check and un-injected pods", function () {
   });
 
   it("fails on a webhook configuration without caBundle", async function () {
-    this.timeout(60_000);
+    this.timeout(180_000);
     const bundle = (
       await kubectl([
         "get",
@@ -335,7 +352,7 @@ describe("outrigger check and un-injected pods", function () {
   });
 
   it("fails on a missing CRD", async function () {
-    this.timeout(60_000);
+    this.timeout(180_000);
     await kubectl(["delete", "-f", UNUSED_CRD, "--wait=true"]);
     try {
       const run = await check("CRD workflowaccesspolicies.dapr.io deleted");
@@ -349,8 +366,83 @@ describe("outrigger check and un-injected pods", function () {
     }
   });
 
+  it("with --delete-uninjected-pods, deletes an owned pod without sidecar so that it comes back injected, and leaves a bare one", async function () {
+    this.timeout(150_000);
+    expect(await controller.stop()).to.equal(0);
+    await startController("--delete-uninjected-pods");
+    const labels = { app: "late" };
+    let first: V1Pod | undefined;
+    await withoutWebhook(async () => {
+      await apps().createNamespacedDeployment({
+        namespace: APPS,
+        body: {
+          metadata: { name: "late" },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: labels },
+            template: {
+              metadata: { labels, annotations: { "dapr.io/enabled": "true", "dapr.io/app-id": "late" } },
+              spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
+            },
+          },
+        },
+      });
+      await core().createNamespacedPod({
+        namespace: APPS,
+        body: {
+          metadata: { name: "bare", annotations: { "dapr.io/enabled": "true", "dapr.io/app-id": "bare" } },
+          spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
+        },
+      });
+      // The ReplicaSet's pod must be created while the webhook is away.
+      first = await eventually(async () => {
+        const pods = await core().listNamespacedPod({ namespace: APPS, labelSelector: "app=late" });
+        expect(pods.items).to.have.length.at.least(1);
+        return pods.items[0];
+      });
+    });
+    const started = Date.now();
+    expect(first?.spec?.initContainers ?? []).to.deep.equal([]);
+    const replaced = await eventually(
+      async () => {
+        const pods = (await core().listNamespacedPod({ namespace: APPS, labelSelector: "app=late" })).items;
+        const fresh = pods.filter(
+          (p) => p.metadata?.uid !== first?.metadata?.uid && !p.metadata?.deletionTimestamp,
+        );
+        expect(fresh).to.have.length(1);
+        expect(fresh[0]?.spec?.initContainers?.map((c) => c.name)).to.include("daprd");
+        return fresh[0];
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    console.log(
+      `un-injected pod ${first?.metadata?.name} replaced by injected ${replaced?.metadata?.name} in ${Date.now() - started} ms`,
+    );
+    const deletedEvents = (
+      await core().listNamespacedEvent({
+        namespace: APPS,
+        fieldSelector: `involvedObject.name=${first?.metadata?.name},reason=SidecarMissing,type=Normal`,
+      })
+    ).items;
+    expect(deletedEvents.map((e) => e.message)).to.deep.equal([
+      `deleted pod ${APPS}/${first?.metadata?.name}, which has no daprd sidecar, so that its owner recreates it through the webhook`,
+    ]);
+    const metrics = await (await fetch(`http://127.0.0.1:${controllerOps}/metrics`)).text();
+    // More than one when the ReplicaSet's next pod was also created before the webhook was back.
+    const sample = metrics.split("\n").find((l) => l.startsWith("outrigger_uninjected_pod_deletes_total "));
+    const deletes = Number(sample?.split(" ")[1]);
+    console.log(`deletions: ${deletes}`);
+    expect(deletes).to.be.at.least(1);
+    // A pod without an owner would be gone for good: it is reported, not deleted.
+    const bare = await core().readNamespacedPod({ namespace: APPS, name: "bare" });
+    expect(bare.metadata?.deletionTimestamp).to.equal(undefined);
+    expect(line(metrics, 'outrigger_uninjected_pods{reason="webhook-not-called"}')).to.equal(
+      'outrigger_uninjected_pods{reason="webhook-not-called"} 1',
+    );
+  });
+
   it("fails on a stopped controller", async function () {
-    this.timeout(60_000);
+    this.timeout(180_000);
     expect(await controller.stop()).to.equal(0);
     const run = await check("controller stopped");
     expect(run.code).to.equal(1);
