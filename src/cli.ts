@@ -17,6 +17,7 @@ const versionCommand: Command<null> = {
 
 /** Every subcommand, loaded only when run. */
 export const commands: Record<string, () => Promise<Command>> = {
+  check: async () => (await import("./tools/check/command.ts")).checkCommand,
   controller: async () => (await import("./controller/command.ts")).controllerCommand,
   injector: async () => (await import("./injector/command.ts")).injectorCommand,
   inject: async () => (await import("./cli/inject-command.ts")).injectCommand,
@@ -38,6 +39,7 @@ function topLevelHelp(): string {
     "Usage: outrigger <command> [flags]",
     "",
     "Commands:",
+    "  check        Check a cluster before an install (--pre), or an installation",
     "  controller   Reconcile Components and Configurations into per-app sidecar configs",
     "  injector     Serve the mutating admission webhook that injects the daprd sidecar",
     "  inject       Write workload manifests back with the daprd sidecar injected, offline",

@@ -119,9 +119,11 @@ describe("crds/", () => {
 
       it("types status like metav1.Condition plus observedGeneration and appCount", () => {
         const status = versionSchema(crd).properties?.status;
-        // staleSidecars counts pods whose injected sidecar is out of date: a property of the kinds
-        // the injector reads (Component, Configuration), not of the ones daprd reloads.
-        const stale = kind === "Component" || kind === "Configuration" ? ["staleSidecars"] : [];
+        // staleSidecars and uninjectedPods count pods whose sidecar is out of date or missing: a
+        // property of the kinds the injector reads (Component, Configuration), not of the ones
+        // daprd reloads.
+        const stale =
+          kind === "Component" || kind === "Configuration" ? ["staleSidecars", "uninjectedPods"] : [];
         expect(Object.keys(status?.properties ?? {})).to.have.members([
           "observedGeneration",
           "appCount",

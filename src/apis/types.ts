@@ -93,6 +93,12 @@ export interface ResourceStatus {
    */
   staleSidecars?: number;
   /**
+   * Number of pods of the apps it reaches that are annotated dapr.io/enabled "true" but were not
+   * injected (the webhook was not called when they were created); delete them so their owners recreate
+   * them through the webhook.
+   */
+  uninjectedPods?: number;
+  /**
    * Current state of the resource. The Ready condition says whether it was delivered to the sidecars
    * it reaches.
    */

@@ -25,7 +25,23 @@ describe("controllerConfig", () => {
       concurrency: 4,
       logLevel: "info",
       sidecarDefaults: builtInSidecarDefaults,
+      webhookExcludedNamespaces: ["kube-system", "outrigger-system"],
     });
+  });
+
+  it("deletes un-injected pods only when asked, at the given rate", () => {
+    expect(valid(["--uninjected-pod-deletes-per-minute", "5"]).uninjectedPodDeletesPerMinute).to.equal(
+      undefined,
+    );
+    expect(valid(["--delete-uninjected-pods"]).uninjectedPodDeletesPerMinute).to.equal(20);
+    const c = configOf(["--delete-uninjected-pods", "--uninjected-pod-deletes-per-minute", "0"]);
+    expect(isProblems(c) && c.problems).to.deep.equal([
+      '--uninjected-pod-deletes-per-minute "0": want an integer from 1 to 10000',
+    ]);
+    expect(
+      valid(["--webhook-excluded-namespaces", "a, b,,kube-system"], { POD_NAMESPACE: "ops" })
+        .webhookExcludedNamespaces,
+    ).to.deep.equal(["a", "b", "kube-system"]);
   });
 
   it("takes the Lease namespace and log level from the environment unless given", () => {

@@ -37,6 +37,20 @@ const options: Record<string, Flag> = {
   concurrency: str("Keys reconciled at once per queue", "4"),
   "log-level": str("pino log level (default: $LOG_LEVEL, else info)"),
   "log-format": logFormatFlag,
+  // Un-injected pods (pods asking for a sidecar that the webhook never saw).
+  "webhook-excluded-namespaces": str(
+    "Namespaces the injector's webhook never sees, comma-separated; their un-injected pods are reported with that reason (default: kube-system and the leader-election namespace)",
+  ),
+  "delete-uninjected-pods": {
+    type: "boolean",
+    default: false,
+    description:
+      "Delete pods that ask for a sidecar and have none, when a controller owns them, so that it recreates them through the webhook",
+  },
+  "uninjected-pod-deletes-per-minute": str(
+    "With --delete-uninjected-pods: at most this many deletions a minute",
+    "20",
+  ),
   // The cluster-wide sidecar defaults: pods injected with other ones are reported as stale.
   ...sidecarDefaultsFlags,
 };
@@ -53,6 +67,9 @@ export interface ControllerConfig {
   /** undefined: pretty when stdout is a terminal, else json. */
   logFormat?: LogFormat;
   sidecarDefaults: SidecarDefaults;
+  webhookExcludedNamespaces: string[];
+  /** Set with --delete-uninjected-pods. */
+  uninjectedPodDeletesPerMinute?: number;
 }
 
 /** Flags to config; the problems are listed all at once, each naming its flag. */
@@ -61,7 +78,7 @@ export function controllerConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): ControllerConfig | Problems {
   const problems: string[] = [];
-  const { get, need } = flagReader(options, values, problems);
+  const { get, need, integer } = flagReader(options, values, problems);
   const opsAddress = need("ops-address");
   try {
     parseAddress(opsAddress);
@@ -80,22 +97,32 @@ export function controllerConfig(
   if (!(PROCESS_LOG_LEVELS as readonly string[]).includes(logLevel))
     problems.push(`--log-level ${JSON.stringify(logLevel)}: want ${PROCESS_LOG_LEVELS.join(", ")}`);
   const sidecarDefaults = sidecarDefaultsFromFlags(values, problems);
+  const deletesPerMinute = integer("uninjected-pod-deletes-per-minute", 1, 10_000);
   if (problems.length > 0) return { problems };
   const kubeconfig = get("kubeconfig");
   const watchNamespace = get("watch-namespace");
+  const leaseNamespace = get("leader-election-namespace") ?? env.POD_NAMESPACE ?? "outrigger-system";
+  const excluded = get("webhook-excluded-namespaces");
   return {
     ...(kubeconfig ? { kubeconfig } : {}),
     opsAddress,
-    lease: {
-      namespace: get("leader-election-namespace") ?? env.POD_NAMESPACE ?? "outrigger-system",
-      name: need("leader-election-name"),
-    },
+    lease: { namespace: leaseNamespace, name: need("leader-election-name") },
     leaseSeconds,
     ...(watchNamespace ? { watchNamespace } : {}),
     concurrency,
     logLevel,
     ...(logFormat ? { logFormat: logFormat as LogFormat } : {}),
     sidecarDefaults,
+    webhookExcludedNamespaces:
+      excluded === undefined
+        ? [...new Set(["kube-system", leaseNamespace])]
+        : excluded
+            .split(",")
+            .map((n) => n.trim())
+            .filter((n) => n !== ""),
+    ...(values["delete-uninjected-pods"] === true && deletesPerMinute !== undefined
+      ? { uninjectedPodDeletesPerMinute: deletesPerMinute }
+      : {}),
   };
 }
 
@@ -137,6 +164,10 @@ export const controllerCommand: Command<ControllerConfig> = {
       registry,
       concurrency: config.concurrency,
       sidecarDefaults: config.sidecarDefaults,
+      webhookExcludedNamespaces: config.webhookExcludedNamespaces,
+      ...(config.uninjectedPodDeletesPerMinute
+        ? { uninjectedPodDeletesPerMinute: config.uninjectedPodDeletesPerMinute }
+        : {}),
       ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
     });
     const ops = await startOpsServer({

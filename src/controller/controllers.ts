@@ -2,6 +2,8 @@
 //   sidecar-config         Secret of each app            key namespace/appId
 //   app-service            Service of each app           key namespace/appId
 //   stale-sidecars         Events on stale pods, status  key namespace/appId
+//   uninjected-pods        Events on pods without their sidecar, status, optional deletion
+//                                                        key namespace/appId
 //   component-status       status of each Component      key namespace/name
 //   configuration-status   status of each Configuration  key namespace/name
 //   subscription-status, resiliency-status, httpendpoint-status, mcpserver-status,
@@ -41,6 +43,16 @@ import { generationOrMetadataChanged, readFieldsChanged } from "./runtime/predic
 import type { Informer } from "./runtime/informer.ts";
 import { isOurs, referencedSecretNames } from "./sidecar-config.ts";
 import { StaleSidecarTracker } from "./stale-sidecar-tracker.ts";
+import { podDeleter, reconcileUninjectedPods } from "./reconcile-uninjected-pods.ts";
+import { PodFindings } from "./pod-findings.ts";
+import {
+  DeletionBudget,
+  UNINJECTED_REASONS,
+  appIdAskedFor,
+  uninjectedPod,
+  type PodMetadata,
+  type UninjectedPod,
+} from "./uninjected-pods.ts";
 
 export interface ControllerDepsOptions {
   http: KubeHttp;
@@ -49,6 +61,16 @@ export interface ControllerDepsOptions {
   clock: Clock;
   concurrency: number;
   sidecarDefaults?: SidecarDefaults;
+  /** Un-injected pod detection: the metadata-only informer of pods without the injected label. */
+  uninjected: UninjectedDetection;
+}
+
+export interface UninjectedDetection {
+  informer: Informer<PodMetadata & KubernetesObject>;
+  /** Namespaces the webhook configuration never sends. */
+  excludedNamespaces: ReadonlySet<string>;
+  /** Delete such pods, at most this many a minute; undefined: never. */
+  deletesPerMinute?: number;
 }
 
 export interface Controllers {
@@ -131,6 +153,20 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
   });
   const countStale = () => metrics.staleSidecars.set(tracker.size());
   inf.pods.addEventHandler({ onAdd: countStale, onUpdate: countStale, onDelete: countStale });
+  const { informer: podMetadata, excludedNamespaces } = o.uninjected;
+  const uninjected = new PodFindings<PodMetadata & KubernetesObject, UninjectedPod>((p) =>
+    uninjectedPod(p, excludedNamespaces),
+  );
+  const countUninjected = () => {
+    const all = uninjected.all();
+    for (const reason of UNINJECTED_REASONS)
+      metrics.uninjectedPods.set({ reason }, all.filter((p) => p.reason === reason).length);
+  };
+  podMetadata.addEventHandler({
+    onAdd: (p) => (uninjected.observe(p), countUninjected()),
+    onUpdate: (_, p) => (uninjected.observe(p), countUninjected()),
+    onDelete: (p) => (uninjected.observe(p, true), countUninjected()),
+  });
 
   // Every app of the object's namespace, present or just gone. Both app controllers map the same
   // event one after the other (handlers run synchronously), so the last answer is reused.
@@ -182,6 +218,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
             secrets: caches.secrets,
             results,
             staleOf: (namespace, appIds) => tracker.staleOf(namespace, appIds),
+            uninjectedOf: (namespace, appIds) => uninjected.of(namespace, appIds),
             writer,
             now: () => new Date(o.clock.now()),
           },
@@ -263,8 +300,30 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
       reconcileStaleSidecars(key, { tracker, results, events, requeueStatus, podsOf }, log),
     );
 
+  const perMinute = o.uninjected.deletesPerMinute;
+  const deletion = perMinute && {
+    budget: new DeletionBudget(perMinute),
+    now: () => o.clock.now(),
+    deletePod: podDeleter(o.http),
+    onDeleted: () => metrics.uninjectedPodDeletes.inc(),
+  };
+  // Keyed by app, as the stale sidecars: the app-id of an un-injected pod comes from its
+  // annotation (it has no app-id label, which the injector adds).
+  const uninjectedPods = newController("uninjected-pods", deps)
+    .for(podMetadata, (p) => {
+      const appId = appIdAskedFor(p);
+      return appId === undefined ? [] : [appKey(ns(p), appId)];
+    })
+    .complete((key, { log }) =>
+      reconcileUninjectedPods(
+        key,
+        { findings: uninjected, results, events, requeueStatus, ...(deletion ? { deletion } : {}) },
+        log,
+      ),
+    );
+
   const apps = [sidecarConfig, appService];
-  const afterApps = [...Object.values(statusControllers), staleSidecars];
+  const afterApps = [...Object.values(statusControllers), staleSidecars, uninjectedPods];
   return {
     apps,
     afterApps,

@@ -6,7 +6,9 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { KubeHttp } from "../shared/kube-http.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, SIDECAR_INJECTED_LABEL } from "../sidecar/config-secret.ts";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../sidecar/config-secret.ts";
+import { SIDECAR_INJECTED_LABEL } from "../sidecar/status.ts";
+import { detectionMetadata } from "./uninjected-pods.ts";
 import type { ControllerCaches } from "./caches.ts";
 import { setUpControllers, type Controllers } from "./controllers.ts";
 import { realClock, type Clock } from "./runtime/clock.ts";
@@ -34,6 +36,10 @@ export interface ManagerOptions {
   namespace?: string;
   /** The cluster-wide sidecar defaults; pods injected otherwise have stale sidecars. */
   sidecarDefaults?: SidecarDefaults;
+  /** Namespaces the injector's webhook never sees (reported as the reason a pod has no sidecar). */
+  webhookExcludedNamespaces?: readonly string[];
+  /** Delete pods without their sidecar so that their owners recreate them, at most this many a minute. */
+  uninjectedPodDeletesPerMinute?: number;
 }
 
 /** The informer of each cache the reconcilers read. */
@@ -48,6 +54,8 @@ type CachedType<C> = C extends { get(key: string): infer T | undefined }
 
 export class Manager {
   readonly informers: ControllerInformers;
+  /** Pods without the injected label, metadata only: where un-injected pods are found. */
+  readonly podMetadata: Informer<KubernetesObject>;
   private readonly controllers: Controllers;
   /** The current leadership term; undefined while not leading. */
   private term: object | undefined;
@@ -57,7 +65,7 @@ export class Manager {
     const inf = <T extends KubernetesObject>(
       rt: ResourceType,
       transform: (obj: T) => T,
-      extra: { labelSelector?: string } = {},
+      extra: { labelSelector?: string; metadataOnly?: boolean; resource?: string } = {},
     ) =>
       createInformer<T>(opts.http, rt, {
         log: opts.log,
@@ -89,6 +97,13 @@ export class Manager {
       jobs: inf(resources.jobs, trimmedWorkload),
       cronJobs: inf(resources.cronJobs, trimmedCronJob),
     };
+    // Metadata only, and only pods the injector did not label: the server filters out every
+    // injected pod, and sends no spec or status of the others (docs/controller.md).
+    this.podMetadata = inf(resources.pods, detectionMetadata, {
+      labelSelector: `!${SIDECAR_INJECTED_LABEL}`,
+      metadataOnly: true,
+      resource: "pods(metadata)",
+    });
     this.controllers = setUpControllers(this.informers, {
       http: opts.http,
       log: opts.log,
@@ -96,11 +111,18 @@ export class Manager {
       clock: opts.clock ?? realClock,
       concurrency: opts.concurrency ?? 4,
       ...(opts.sidecarDefaults ? { sidecarDefaults: opts.sidecarDefaults } : {}),
+      uninjected: {
+        informer: this.podMetadata,
+        excludedNamespaces: new Set(opts.webhookExcludedNamespaces ?? ["kube-system"]),
+        ...(opts.uninjectedPodDeletesPerMinute
+          ? { deletesPerMinute: opts.uninjectedPodDeletesPerMinute }
+          : {}),
+      },
     });
   }
 
   private all(): Informer<KubernetesObject>[] {
-    return Object.values(this.informers) as Informer<KubernetesObject>[];
+    return [...Object.values(this.informers), this.podMetadata] as Informer<KubernetesObject>[];
   }
 
   /** Starts the informers. Reconciling starts with startReconciling(), once leading. */

@@ -7,6 +7,8 @@ export interface ControllerMetrics {
   apps: Gauge;
   components: Gauge;
   staleSidecars: Gauge;
+  uninjectedPods: Gauge<"reason">;
+  uninjectedPodDeletes: Counter;
 }
 
 const byRegistry = new WeakMap<Registry, ControllerMetrics>();
@@ -31,6 +33,17 @@ export function controllerMetrics(registry: Registry): ControllerMetrics {
     staleSidecars: new Gauge({
       name: "outrigger_stale_sidecars",
       help: "Running pods whose injected sidecar differs from what the injector would inject now.",
+      registers,
+    }),
+    uninjectedPods: new Gauge({
+      name: "outrigger_uninjected_pods",
+      help: 'Pods annotated dapr.io/enabled "true" without a sidecar, by reason (excluded-namespace, webhook-not-called).',
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    uninjectedPodDeletes: new Counter({
+      name: "outrigger_uninjected_pod_deletes_total",
+      help: "Un-injected pods deleted so that their owners recreate them through the webhook (--delete-uninjected-pods).",
       registers,
     }),
   };

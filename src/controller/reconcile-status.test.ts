@@ -16,6 +16,7 @@ import {
 import { appsIn } from "./caches.ts";
 import type { DeliveredResource } from "./delivered-kinds.ts";
 import type { StaleSidecar } from "./stale-sidecars.ts";
+import type { UninjectedPod } from "./uninjected-pods.ts";
 
 const NS = "shop";
 const NOW = new Date("2026-03-01T12:00:00Z");
@@ -49,7 +50,7 @@ const tracing: Configuration = {
 };
 
 /** Caches and the results the sidecar-config reconciler would have recorded for them. */
-function world(objects: KubernetesObject[], stale: StaleSidecar[] = []) {
+function world(objects: KubernetesObject[], stale: StaleSidecar[] = [], uninjected: UninjectedPod[] = []) {
   const caches = cachesOf(objects);
   const results = new AppResults();
   for (const app of appsIn(caches, NS).apps) {
@@ -63,6 +64,8 @@ function world(objects: KubernetesObject[], stale: StaleSidecar[] = []) {
   const f = fakeWriter();
   const staleOf = (namespace: string, appIds: ReadonlySet<string>) =>
     stale.filter((s) => s.namespace === namespace && appIds.has(s.appId));
+  const uninjectedOf = (namespace: string, appIds: ReadonlySet<string>) =>
+    uninjected.filter((s) => s.namespace === namespace && appIds.has(s.appId));
   const io = <T extends Component | Configuration | DeliveredResource>(
     cache: StatusIO<T>["cache"],
   ): StatusIO<T> => ({
@@ -70,10 +73,11 @@ function world(objects: KubernetesObject[], stale: StaleSidecar[] = []) {
     secrets: caches.secrets,
     results,
     staleOf,
+    uninjectedOf,
     writer: f.writer,
     now: () => NOW,
   });
-  return { caches, results, staleOf, io, ...f };
+  return { caches, results, staleOf, uninjectedOf, io, ...f };
 }
 
 describe("status reconcilers", () => {
@@ -89,7 +93,7 @@ describe("status reconcilers", () => {
       componentStatusSpec,
       store,
       w.results.inNamespace(NS),
-      (ids) => w.staleOf(NS, ids),
+      { stale: (ids) => w.staleOf(NS, ids), uninjected: (ids) => w.uninjectedOf(NS, ids) },
       NOW,
       () => undefined,
     );
@@ -99,7 +103,9 @@ describe("status reconcilers", () => {
     expect(expected.conditions?.map((c) => `${c.type}=${c.status}`)).to.deep.equal([
       "Ready=True",
       "SidecarsCurrent=True",
+      "SidecarsInjected=True",
     ]);
+    expect(expected.uninjectedPods).to.equal(0);
   });
 
   it("write nothing when the status already says it", async () => {
@@ -108,7 +114,7 @@ describe("status reconcilers", () => {
       componentStatusSpec,
       store,
       w.results.inNamespace(NS),
-      () => [],
+      { stale: () => [], uninjected: () => [] },
       NOW,
       () => undefined,
     );
@@ -134,6 +140,32 @@ describe("status reconcilers", () => {
     expect(status.conditions?.find((c) => c.type === "SidecarsCurrent")?.status).to.equal("False");
   });
 
+  it("count the un-injected pods of the apps a Component reaches, and clear them when they go", async () => {
+    const missing: UninjectedPod = {
+      namespace: NS,
+      pod: "cart-1",
+      appId: "cart",
+      uid: "u1",
+      reason: "webhook-not-called",
+      owned: false,
+      message: "no sidecar",
+    };
+    const scoped = { ...store, scopes: ["cart"] } as KubernetesObject;
+    const w = world([pod("orders"), pod("cart"), scoped], [], [missing]);
+    await reconcileStatus(componentStatusSpec, `${NS}/store`, w.io(w.caches.components), silentLog);
+    const status = (w.api.writes()[0]?.body as { status: ResourceStatus }).status;
+    expect(status.uninjectedPods).to.equal(1);
+    const injected = status.conditions?.find((c) => c.type === "SidecarsInjected");
+    expect(injected).to.include({ status: "False", reason: "SidecarMissing" });
+    expect(injected?.message).to.contain("cart-1");
+    // The pod is gone: the count drops to 0 and the condition flips back.
+    const after = world([pod("orders"), pod("cart"), { ...scoped, status } as KubernetesObject]);
+    await reconcileStatus(componentStatusSpec, `${NS}/store`, after.io(after.caches.components), silentLog);
+    const cleared = (after.api.writes()[0]?.body as { status: ResourceStatus }).status;
+    expect(cleared.uninjectedPods).to.equal(0);
+    expect(cleared.conditions?.find((c) => c.type === "SidecarsInjected")?.status).to.equal("True");
+  });
+
   it("report an HTTPEndpoint delivered to the apps in its scopes, without stale-sidecar fields", async () => {
     const endpoint = {
       apiVersion: "dapr.io/v1alpha1",
@@ -156,6 +188,7 @@ describe("status reconcilers", () => {
     expect(status.observedGeneration).to.equal(2);
     expect(status.appCount).to.equal(0);
     expect(status.staleSidecars).to.equal(undefined);
+    expect(status.uninjectedPods).to.equal(undefined);
     expect(status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`)).to.deep.equal([
       "Ready=False/SecretNotFound",
     ]);

@@ -14,6 +14,7 @@ import { deliveredKindSpec, type DeliveredKind, type DeliveredResource } from ".
 import { resolveComponent, resolveConfiguration, type SecretLookup } from "./sidecar-config.ts";
 import type { StaleSidecar } from "./stale-sidecars.ts";
 import { withStaleSidecars } from "./stale-sidecars.ts";
+import { withUninjectedPods, type UninjectedPod } from "./uninjected-pods.ts";
 import { componentStatus, configurationStatus, statusChanged, withPubsubCondition } from "./status.ts";
 
 type DaprResource = Component | Configuration | DeliveredResource;
@@ -31,8 +32,12 @@ export interface StatusSpec<T extends DaprResource> {
   ): ResourceStatus;
   /** Whether an app's result reaches the resource named `name` (its stale sidecars count). */
   reaches(result: AppResult, name: string): boolean;
-  /** Whether the status reports stale sidecars (`staleSidecars`, `SidecarsCurrent`); the delivered kinds' schema has no such field. */
-  staleSidecars: boolean;
+  /**
+   * Whether the status reports what is found on the apps' pods (`staleSidecars` and
+   * `SidecarsCurrent`, `uninjectedPods` and `SidecarsInjected`); the delivered kinds' schema has
+   * no such fields.
+   */
+  podFindings: boolean;
 }
 
 export const componentStatusSpec: StatusSpec<Component> = {
@@ -48,7 +53,7 @@ export const componentStatusSpec: StatusSpec<Component> = {
     );
   },
   reaches: (c, name) => c.components.some((r) => r.name === name && r.served !== "none"),
-  staleSidecars: true,
+  podFindings: true,
 };
 
 export const configurationStatusSpec: StatusSpec<Configuration> = {
@@ -62,7 +67,7 @@ export const configurationStatusSpec: StatusSpec<Configuration> = {
       resolveConfiguration(obj, secrets),
     ),
   reaches: (c, name) => c.configuration.name === name,
-  staleSidecars: true,
+  podFindings: true,
 };
 
 /**
@@ -82,19 +87,27 @@ export function deliveredStatusSpec(kind: DeliveredKind): StatusSpec<DeliveredRe
         : status;
     },
     reaches: (c, name) => (c.resources?.[kind] ?? []).some((r) => r.name === name && r.served !== "none"),
-    staleSidecars: false,
+    podFindings: false,
   };
 }
 
 /**
+ * What was found on the pods of some apps of one namespace (by app-id).
+ */
+export interface PodFindingsOf {
+  stale(appIds: ReadonlySet<string>): StaleSidecar[];
+  uninjected(appIds: ReadonlySet<string>): UninjectedPod[];
+}
+
+/**
  * The status `obj` should have now: from the results of the apps of its namespace (by app key),
- * with the stale sidecars of the apps it reaches. Pure.
+ * with the stale sidecars and un-injected pods of the apps it reaches. Pure.
  */
 export function desiredStatus<T extends DaprResource>(
   spec: StatusSpec<T>,
   obj: T,
   inNamespace: ReadonlyArray<[string, AppResult]>,
-  staleOf: (appIds: ReadonlySet<string>) => StaleSidecar[],
+  found: PodFindingsOf,
   now: Date,
   secrets: SecretLookup,
 ): ResourceStatus {
@@ -110,7 +123,9 @@ export function desiredStatus<T extends DaprResource>(
     previous,
     secrets,
   );
-  return spec.staleSidecars ? withStaleSidecars(base, staleOf(reached), now, previous) : base;
+  if (!spec.podFindings) return base;
+  const withStale = withStaleSidecars(base, found.stale(reached), now, previous);
+  return withUninjectedPods(withStale, found.uninjected(reached), now, previous);
 }
 
 export interface StatusIO<T extends DaprResource> {
@@ -118,6 +133,7 @@ export interface StatusIO<T extends DaprResource> {
   secrets: ObjectCacheReader<V1Secret>;
   results: AppResults;
   staleOf(namespace: string, appIds: ReadonlySet<string>): StaleSidecar[];
+  uninjectedOf(namespace: string, appIds: ReadonlySet<string>): UninjectedPod[];
   writer: OwnedWriter;
   now(): Date;
 }
@@ -136,7 +152,10 @@ export async function reconcileStatus<T extends DaprResource>(
     spec,
     obj,
     io.results.inNamespace(namespace),
-    (appIds) => io.staleOf(namespace, appIds),
+    {
+      stale: (appIds) => io.staleOf(namespace, appIds),
+      uninjected: (appIds) => io.uninjectedOf(namespace, appIds),
+    },
     io.now(),
     (ns, n) => io.secrets.getByName(ns, n),
   );

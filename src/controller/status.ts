@@ -193,6 +193,7 @@ function comparable(s: ResourceStatus | undefined): unknown {
     observedGeneration: s?.observedGeneration,
     appCount: s?.appCount,
     staleSidecars: s?.staleSidecars,
+    uninjectedPods: s?.uninjectedPods,
     conditions: [...(s?.conditions ?? [])].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)),
   };
 }

@@ -18,11 +18,10 @@ import {
   SIDECAR_CONFIG_ITEMS,
   SIDECAR_CONFIG_MOUNT_PATH,
   SIDECAR_CONFIG_VOLUME,
-  SIDECAR_INJECTED_LABEL,
   SIDECAR_RESOURCES_PATH,
   sidecarConfigSecretName,
 } from "../sidecar/config-secret.ts";
-import { SIDECAR_STATUS_ANNOTATION, type SidecarStatus } from "../sidecar/status.ts";
+import { SIDECAR_INJECTED_LABEL, SIDECAR_STATUS_ANNOTATION, type SidecarStatus } from "../sidecar/status.ts";
 import {
   SIDECAR_CONTAINER_NAME,
   SIDECAR_HTTP_PORT,
@@ -33,6 +32,7 @@ import {
 } from "../sidecar/resolve.ts";
 import { type JsonObject } from "./decide.ts";
 
+// The controller finds pods the webhook never saw by this label (it lives beside the status annotation).
 export { SIDECAR_INJECTED_LABEL };
 export const METRICS_ENABLED_LABEL = "dapr.io/metrics-enabled";
 export const PORT_NAMES = {

@@ -17,6 +17,8 @@ export interface KubeRequest {
   body?: unknown;
   /** Default application/json; merge-patch+json etc. for PATCH. */
   contentType?: string;
+  /** Default application/json; e.g. `application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1` for metadata only. */
+  accept?: string;
   /** The whole request, response body included, must finish within this. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -45,7 +47,10 @@ export function createKubeHttp(endpoint: ApiEndpoint): KubeHttp {
     const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     // Asked per request: token files are re-read and exec plugins re-run as they expire.
     const { headers: credentialHeaders, ...tls } = await endpoint.requestOptions();
-    const headers: http.OutgoingHttpHeaders = { ...credentialHeaders, Accept: "application/json" };
+    const headers: http.OutgoingHttpHeaders = {
+      ...credentialHeaders,
+      Accept: req.accept ?? "application/json",
+    };
     if (body) {
       headers["Content-Type"] = req.contentType ?? "application/json";
       headers["Content-Length"] = String(body.length);

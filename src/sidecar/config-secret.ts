@@ -7,11 +7,6 @@ export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY_VALUE = "outrigger";
 /** Label naming the app a sidecar config or Service belongs to. */
 export const APP_ID_LABEL = "dapr.io/app-id";
-/**
- * Label the injector puts on every pod it injects. The controller watches only pods with it: the
- * API server filters out every other pod of the cluster, which has no sidecar to configure.
- */
-export const SIDECAR_INJECTED_LABEL = "dapr.io/sidecar-injected";
 
 /** Secret keys. Components go into one multi-document YAML file, which daprd loads from its resources path. */
 export const COMPONENTS_KEY = "components.yaml";

@@ -12,6 +12,12 @@ import { resolveSidecar } from "./resolve.ts";
  * compares it with what would be injected now to find stale sidecars after an upgrade.
  */
 export const SIDECAR_STATUS_ANNOTATION = "outrigger.dev/sidecar-status";
+/**
+ * Label the injector puts on every pod it injects (Dapr's injector uses the same). A pod annotated
+ * `dapr.io/enabled: "true"` without it never went through the webhook, which the controller can
+ * tell from the pod's metadata alone.
+ */
+export const SIDECAR_INJECTED_LABEL = "dapr.io/sidecar-injected";
 export interface SidecarStatus {
   version: string;
   image: string;

@@ -308,6 +308,7 @@ export function createInformer<T extends KubernetesObject>(
     pageSize,
     listTimeoutMs,
     minWatchTimeoutSeconds,
+    metadataOnly,
     resource,
     transform,
     ...rest
@@ -319,6 +320,7 @@ export function createInformer<T extends KubernetesObject>(
     pageSize,
     listTimeoutMs,
     minWatchTimeoutSeconds,
+    metadataOnly,
   };
   if (opts.random) lwOpts.random = opts.random;
   if (transform) lwOpts.transform = transform;

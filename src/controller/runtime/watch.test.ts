@@ -120,6 +120,23 @@ describe("kubeListerWatcher over HTTP", () => {
     expect(api.headers[0]!.authorization).to.equal("Bearer secret-token");
   });
 
+  it("asks for PartialObjectMetadata when metadataOnly, and plain JSON otherwise", async () => {
+    api.handle((req, res, url) => {
+      if (url.searchParams.get("watch")) return res.writeHead(200).end(line("ADDED", cm("a", "2")));
+      res.writeHead(200).end(JSON.stringify({ items: [cm("a", "1")], metadata: { resourceVersion: "1" } }));
+    });
+    const http = createKubeHttp(api.endpoint);
+    const meta = kubeListerWatcher(http, resources.pods, { metadataOnly: true });
+    await meta.list(new AbortController().signal);
+    await meta.watch("1", () => {}, new AbortController().signal);
+    await kubeListerWatcher(http, resources.pods, {}).list(new AbortController().signal);
+    expect(api.headers.map((h) => h.accept)).to.deep.equal([
+      "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+      "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+      "application/json",
+    ]);
+  });
+
   it("falls back to one unpaginated list when a continue token has expired", async () => {
     api.handle((_req, res, url) => {
       if (url.searchParams.get("continue")) return res.writeHead(410).end(status(410, "Expired"));

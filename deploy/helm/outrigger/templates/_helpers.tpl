@@ -184,3 +184,9 @@ running sidecars are stale, so both take them from here.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* Namespaces the webhook never sees, comma-separated: the injector's webhook leaves them out,
+and the controller names this as the reason their annotated pods have no sidecar. */}}
+{{- define "outrigger.webhookExcludedNamespaces" -}}
+{{- concat (list .Release.Namespace "kube-system") .Values.webhook.excludedNamespaces | uniq | join "," -}}
+{{- end }}
