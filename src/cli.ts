@@ -19,6 +19,7 @@ const versionCommand: Command<null> = {
 export const commands: Record<string, () => Promise<Command>> = {
   controller: async () => (await import("./controller/command.ts")).controllerCommand,
   injector: async () => (await import("./injector/command.ts")).injectorCommand,
+  sentry: async () => (await import("./sentry/command.ts")).sentryCommand,
   version: async () => versionCommand,
 };
 
@@ -38,6 +39,7 @@ function topLevelHelp(): string {
     "Commands:",
     "  controller   Reconcile Components and Configurations into per-app sidecar configs",
     "  injector     Serve the mutating admission webhook that injects the daprd sidecar",
+    "  sentry       Serve the CA that signs the sidecars' SVIDs (Dapr Sentry's API)",
     "  version      Print the Outrigger version",
     "",
     "Run 'outrigger <command> --help' for the flags of a command.",
