@@ -133,7 +133,8 @@ export async function signCertificate(req: SignRequest, d: SignDeps): Promise<Si
 /** Server credentials whose certificate can be replaced; new handshakes use the new one. */
 class RotatingServerCredentials extends grpc.ServerCredentials {
   constructor(pair: CertKeyPair) {
-    super(null, { key: pair.keyPem, cert: pair.certPem });
+    // Non-null constructor options are what makes grpc-js serve TLS at all.
+    super({ requestCert: false }, { key: pair.keyPem, cert: pair.certPem });
   }
   set(pair: CertKeyPair): void {
     this.updateSecureContextOptions({ key: pair.keyPem, cert: pair.certPem });
