@@ -80,6 +80,8 @@ export function useDaprdEnvironment(opts: DaprdEnvironmentOptions = {}): DaprdEn
       `127.0.0.1:${cOps}`,
       "--lease-duration",
       "4",
+      // The same sidecar settings as the injector, so running sidecars are not reported stale.
+      ...(sentry ? ["--mtls", "true", "--sentry-namespace", system] : []),
     ]);
     const injector = startOutrigger("injector", [
       "--namespace",
