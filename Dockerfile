@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The Outrigger image: one binary, `outrigger controller` and `outrigger injector` (the chart
+# The Outrigger image: one binary, `outrigger controller`, `outrigger injector` and `outrigger sentry` (the chart
 # passes the subcommand as the first argument).
 #
 #   docker build -t ghcr.io/outrigger-dev/outrigger:$(node -p 'require("./package.json").version') .
@@ -35,6 +35,8 @@ COPY --from=build --chown=0:0 /src/dist ./dist
 COPY --chown=0:0 package.json ./
 # src/apis resolves crds/ next to dist/ (the CRD schemas the validator reads).
 COPY --chown=0:0 crds ./crds
+# src/sentry loads the Sentry gRPC API from proto/ next to dist/.
+COPY --chown=0:0 proto ./proto
 # Files owned by root and not writable by the runtime user; numeric so that
 # runAsNonRoot can verify it.
 USER 65532:65532

@@ -11,13 +11,17 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
-  // The two processes share only src/sidecar (the sidecar contract), src/shared and src/apis:
-  // neither imports the other, and the shared layers import neither. Tests that check the two
+  // The processes (controller, injector, sentry) share only src/sidecar (the sidecar contract), src/shared and src/apis:
+  // none imports another, and the shared layers import neither. Tests that check the two
   // against each other live under test/contract.
   ...[
-    { files: ["src/controller/**"], forbidden: ["injector"] },
-    { files: ["src/injector/**"], forbidden: ["controller"] },
-    { files: ["src/sidecar/**", "src/shared/**", "src/apis/**"], forbidden: ["controller", "injector"] },
+    { files: ["src/controller/**"], forbidden: ["injector", "sentry"] },
+    { files: ["src/injector/**"], forbidden: ["controller", "sentry"] },
+    { files: ["src/sentry/**"], forbidden: ["controller", "injector"] },
+    {
+      files: ["src/sidecar/**", "src/shared/**", "src/apis/**"],
+      forbidden: ["controller", "injector", "sentry"],
+    },
   ].map(({ files, forbidden }) => ({
     files,
     rules: {

@@ -22,6 +22,7 @@ export const commands: Record<string, () => Promise<Command>> = {
   injector: async () => (await import("./injector/command.ts")).injectorCommand,
   inject: async () => (await import("./cli/inject-command.ts")).injectCommand,
   explain: async () => (await import("./cli/explain-command.ts")).explainCommand,
+  sentry: async () => (await import("./sentry/command.ts")).sentryCommand,
   version: async () => versionCommand,
 };
 
@@ -44,6 +45,7 @@ function topLevelHelp(): string {
     "  injector     Serve the mutating admission webhook that injects the daprd sidecar",
     "  inject       Write workload manifests back with the daprd sidecar injected, offline",
     "  explain      Explain why a pod was or was not injected, or what an app receives and why",
+    "  sentry       Serve the CA that signs the sidecars' SVIDs (Dapr Sentry's API)",
     "  version      Print the Outrigger version",
     "",
     "Run 'outrigger <command> --help' for the flags of a command.",

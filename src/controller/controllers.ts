@@ -227,7 +227,10 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
       );
   const statusControllers: Record<StatusKind, Controller> = {
     Component: statusController(componentStatusSpec, inf.components),
-    Configuration: statusController(configurationStatusSpec, inf.configurations),
+    Configuration: statusController(
+      configurationStatusSpec((o.sidecarDefaults ?? builtInSidecarDefaults).mtls !== undefined),
+      inf.configurations,
+    ),
     Subscription: statusController(deliveredStatusSpec("Subscription"), asDelivered(inf.subscriptions)),
     Resiliency: statusController(deliveredStatusSpec("Resiliency"), asDelivered(inf.resiliencies)),
     HTTPEndpoint: statusController(deliveredStatusSpec("HTTPEndpoint"), asDelivered(inf.httpEndpoints)),

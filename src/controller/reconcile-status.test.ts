@@ -134,7 +134,12 @@ describe("status reconcilers", () => {
       { namespace: NS, pod: "cart-1", appId: "cart", reasons: ["image"], message: "stale" },
     ];
     const w = world([pod("orders", "tracing"), pod("cart"), tracing as KubernetesObject], stale);
-    await reconcileStatus(configurationStatusSpec, `${NS}/tracing`, w.io(w.caches.configurations), silentLog);
+    await reconcileStatus(
+      configurationStatusSpec(false),
+      `${NS}/tracing`,
+      w.io(w.caches.configurations),
+      silentLog,
+    );
     const status = (w.api.writes()[0]?.body as { status: ResourceStatus }).status;
     expect(status.staleSidecars).to.equal(1);
     expect(status.conditions?.find((c) => c.type === "SidecarsCurrent")?.status).to.equal("False");

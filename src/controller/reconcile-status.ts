@@ -16,6 +16,7 @@ import type { StaleSidecar } from "./stale-sidecars.ts";
 import { withStaleSidecars } from "./stale-sidecars.ts";
 import { withUninjectedPods, type UninjectedPod } from "./uninjected-pods.ts";
 import { componentStatus, configurationStatus, statusChanged, withPubsubCondition } from "./status.ts";
+import { withAccessControlCondition } from "./access-control-status.ts";
 
 type DaprResource = Component | Configuration | DeliveredResource;
 
@@ -56,19 +57,28 @@ export const componentStatusSpec: StatusSpec<Component> = {
   podFindings: true,
 };
 
-export const configurationStatusSpec: StatusSpec<Configuration> = {
-  kind: "Configuration",
-  status: (obj, results, now, previous, secrets) =>
-    configurationStatus(
-      obj,
-      results.map((c) => c.configuration).filter((r) => r.name === obj.metadata?.name),
-      now,
-      previous,
-      resolveConfiguration(obj, secrets),
-    ),
-  reaches: (c, name) => c.configuration.name === name,
-  podFindings: true,
-};
+/** Configurations; `mtlsEnabled` (the --mtls switch) decides the CallersIdentified condition. */
+export function configurationStatusSpec(mtlsEnabled: boolean): StatusSpec<Configuration> {
+  return {
+    kind: "Configuration",
+    status: (obj, results, now, previous, secrets) =>
+      withAccessControlCondition(
+        configurationStatus(
+          obj,
+          results.map((c) => c.configuration).filter((r) => r.name === obj.metadata?.name),
+          now,
+          previous,
+          resolveConfiguration(obj, secrets),
+        ),
+        obj,
+        mtlsEnabled,
+        now,
+        previous,
+      ),
+    reaches: (c, name) => c.configuration.name === name,
+    podFindings: true,
+  };
+}
 
 /**
  * Status of a Subscription, Resiliency or HTTPEndpoint: Ready, observedGeneration and appCount,

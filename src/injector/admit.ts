@@ -30,7 +30,8 @@ export interface AdmissionRequest {
 export type AdmissionResult = "injected" | "skipped" | "denied";
 
 /** Closed set of reason codes: safe as metric label values. */
-export type AdmissionReason = "injected" | "not-pod-create" | SkipReason | DenyReason | "internal-error";
+export type AdmissionReason =
+  "injected" | "not-pod-create" | SkipReason | DenyReason | "no-trust-anchors" | "internal-error";
 
 export const ADMISSION_REASONS: readonly AdmissionReason[] = [
   "injected",
@@ -42,6 +43,7 @@ export const ADMISSION_REASONS: readonly AdmissionReason[] = [
   "invalid-app-id",
   "missing-app-id",
   "missing-volume",
+  "no-trust-anchors",
   "internal-error",
 ];
 
@@ -85,10 +87,18 @@ function limitedWarnings(warnings: string[]): string[] | undefined {
   return out;
 }
 
-export function admit(request: AdmissionRequest, settings: SidecarDefaults): AdmissionOutcome {
+/**
+ * The injector's answer to one AdmissionRequest. `trustAnchorsPem` is Sentry's current trust
+ * bundle, needed only when mTLS is on (daprd takes its anchors from an env var set here).
+ */
+export function admit(
+  request: AdmissionRequest,
+  settings: SidecarDefaults,
+  trustAnchorsPem?: string,
+): AdmissionOutcome {
   const uid = String(request.uid);
   try {
-    return admitted(uid, request, settings);
+    return admitted(uid, request, settings, trustAnchorsPem);
   } catch (err) {
     // Unreachable by design (decide checks every shape it reads); kept so a bug denies one
     // pod with a message instead of failing the webhook call.
@@ -101,7 +111,12 @@ export function admit(request: AdmissionRequest, settings: SidecarDefaults): Adm
   }
 }
 
-function admitted(uid: string, request: AdmissionRequest, settings: SidecarDefaults): AdmissionOutcome {
+function admitted(
+  uid: string,
+  request: AdmissionRequest,
+  settings: SidecarDefaults,
+  trustAnchorsPem: string | undefined,
+): AdmissionOutcome {
   if (!isPodCreate(request))
     return { response: { uid, allowed: true }, result: "skipped", reason: "not-pod-create" };
 
@@ -121,13 +136,30 @@ function admitted(uid: string, request: AdmissionRequest, settings: SidecarDefau
         ...(decision.appId !== undefined ? { appId: decision.appId } : {}),
       };
     case "inject": {
+      // Without anchors daprd cannot verify Sentry and never starts: refuse now, saying why.
+      if (decision.sidecar.mtls && !trustAnchorsPem?.includes("-----BEGIN CERTIFICATE-----"))
+        return {
+          response: {
+            uid,
+            allowed: false,
+            status: {
+              code: 503,
+              message:
+                "mTLS is on but the injector has no trust bundle from outrigger sentry yet (its --trust-anchors-file is missing or empty); retry once Sentry has published it",
+              reason: "ServiceUnavailable",
+            },
+          },
+          result: "denied",
+          reason: "no-trust-anchors",
+          appId: decision.sidecar.appId,
+        };
       const pod = request.object as Record<string, unknown>;
       const status: SidecarStatus = {
         version: outriggerVersion,
         image: decision.sidecar.image,
         settingsHash: decision.settingsHash,
       };
-      const ops = jsonPatchBetween(pod, injectedPod(pod, decision.sidecar, status));
+      const ops = jsonPatchBetween(pod, injectedPod(pod, decision.sidecar, status, trustAnchorsPem));
       const warnings = limitedWarnings(decision.warnings);
       return {
         response: {

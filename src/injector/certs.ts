@@ -8,8 +8,15 @@
 // new serving certificate is issued. The old CA stays in the bundle until it expires, for
 // replicas that still serve a certificate it signed.
 import forge from "node-forge";
+import { renewalReason, renewalTime, type CertificateTimes } from "../shared/cert-renewal.ts";
 
-const HOUR = 3_600_000;
+export {
+  parseDuration,
+  renewalReason,
+  renewalTime,
+  type CertificateTimes,
+  type RenewalReason,
+} from "../shared/cert-renewal.ts";
 
 export interface CertKeyPair {
   certPem: string;
@@ -36,14 +43,6 @@ export interface CertificatePolicy {
   caValidityMs: number;
   servingValidityMs: number;
 }
-
-/** Validity window of a certificate: all the renewal decision needs. */
-export interface CertificateTimes {
-  notBefore: Date;
-  notAfter: Date;
-}
-
-export type RenewalReason = "expired" | "not-yet-valid" | "renewal-due";
 
 /** Why the rotation changed something; a closed set (metric label values). */
 export type RotationReason =
@@ -73,26 +72,8 @@ export interface RotationResult {
 
 /** Clocks of the API server and the replicas may differ a little; certificates start this much in the past. */
 const MAX_BACKDATE_MS = 60_000;
-/** A notBefore this far in the future is not skew between replicas but a bad clock or a foreign certificate. */
-const NOT_YET_VALID_TOLERANCE_MS = 5 * 60_000;
-
 function backdateFor(validityMs: number): number {
   return Math.min(MAX_BACKDATE_MS, Math.floor(validityMs / 10));
-}
-
-/** The moment two thirds of the certificate's validity period has passed. */
-export function renewalTime(cert: CertificateTimes): Date {
-  const start = cert.notBefore.getTime();
-  return new Date(start + Math.floor(((cert.notAfter.getTime() - start) * 2) / 3));
-}
-
-/** Should this certificate be renewed at `now`, and why. `undefined` means it is good. */
-export function renewalReason(cert: CertificateTimes, now: Date): RenewalReason | undefined {
-  const t = now.getTime();
-  if (t >= cert.notAfter.getTime()) return "expired";
-  if (cert.notBefore.getTime() - t > NOT_YET_VALID_TOLERANCE_MS) return "not-yet-valid";
-  if (t >= renewalTime(cert).getTime()) return "renewal-due";
-  return undefined;
 }
 
 /** The time a certificate made by this module was issued: notBefore plus the backdate it was given. */
@@ -416,17 +397,4 @@ export function rotateCertificates(
     changes,
     nextCheckAt,
   };
-}
-
-/** Parses Go-style durations as used by the flags: "30s", "90m", "8760h", "1h30m". */
-export function parseDuration(text: string): number | undefined {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: HOUR };
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (const m of text.matchAll(re)) {
-    total += Number(m[1]) * units[m[2]!]!;
-    matched += m[0].length;
-  }
-  return matched === text.length && text.length > 0 ? Math.round(total) : undefined;
 }

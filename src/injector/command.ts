@@ -2,6 +2,7 @@
 // beside it: the pure core (admit.ts), the HTTPS shell (server.ts), certificates (certs.ts,
 // certificate-sources.ts) and the webhook registration (webhook-config.ts). docs/injector.md has the
 // whole picture.
+import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import {
@@ -55,6 +56,8 @@ import { webhookPublisher, type WebhookPublisher, type WebhookTarget } from "./w
 import { CONVERSION_CRD, conversionPublisher, crdClient } from "./crd-conversion.ts";
 
 const str = stringFlag;
+/** The kubelet refreshes a mounted ConfigMap within a minute or so; this adds little to that. */
+const ANCHORS_REREAD_MS = 5000;
 
 const options: Record<string, Flag> = {
   kubeconfig: str("Path to a kubeconfig (default: $KUBECONFIG or in-cluster)"),
@@ -103,6 +106,10 @@ const options: Record<string, Flag> = {
   "drain-timeout": str("On SIGTERM, wait at most this long for in-flight requests", "25s"),
   // Sidecar defaults (SidecarDefaults); pod annotations override them
   ...sidecarDefaultsFlags,
+  "trust-anchors-file": str(
+    "With --mtls: Sentry's trust bundle (PEM), re-read every few seconds (the chart mounts the outrigger-trust-bundle ConfigMap here)",
+    "/var/run/secrets/outrigger.dev/trust-bundle/ca.crt",
+  ),
 };
 
 /** Everything the process needs, validated. */
@@ -123,6 +130,7 @@ export interface InjectorConfig {
   shutdownDelayMs: number;
   drainTimeoutMs: number;
   settings: SidecarDefaults;
+  trustAnchorsFile: string;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -254,6 +262,7 @@ export function injectorConfig(
     shutdownDelayMs,
     drainTimeoutMs,
     settings,
+    trustAnchorsFile: need("trust-anchors-file"),
   };
 }
 
@@ -306,8 +315,21 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
   const now = () => new Date();
   // Settings are bound once: nothing static is rebuilt per request.
   const settings = Object.freeze({ ...config.settings });
+  // With mTLS, each daprd gets the trust bundle as it is when its pod is admitted.
+  let trustAnchorsPem: string | undefined;
+  const readAnchors = async () => {
+    const pem = await readFile(config.trustAnchorsFile, "utf8").catch(() => undefined);
+    if (pem !== trustAnchorsPem)
+      log.info({ file: config.trustAnchorsFile, present: pem !== undefined }, "trust anchors changed");
+    trustAnchorsPem = pem;
+  };
+  let anchorsTimer: NodeJS.Timeout | undefined;
+  if (settings.mtls) {
+    await readAnchors();
+    anchorsTimer = setInterval(() => void readAnchors(), ANCHORS_REREAD_MS);
+  }
   const handler = createWebhookHandler({
-    admit: (request) => admit(request, settings),
+    admit: (request) => admit(request, settings, trustAnchorsPem),
     log,
     metrics,
     maxRequestBytes: config.maxRequestBytes,
@@ -420,6 +442,7 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
   draining = true;
   if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
   // Certificates first: a rotation in progress may still publish; nothing writes after this.
+  clearInterval(anchorsTimer);
   await source.stop();
   await publisher?.stop();
   await conversion?.stop();

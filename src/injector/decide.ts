@@ -18,6 +18,7 @@
 // have only generateName at admission time, so they must set dapr.io/app-id.
 
 import { SIDECAR_CONFIG_VOLUME } from "../sidecar/config-secret.ts";
+import { SENTRY_TOKEN_VOLUME } from "../sidecar/identity.ts";
 import { annotations } from "../sidecar/annotations.ts";
 import {
   SIDECAR_CONTAINER_NAME,
@@ -164,7 +165,11 @@ export function decide(pod: unknown, settings: SidecarDefaults): Decision {
       };
     }
   }
-  for (const reserved of [SIDECAR_CONFIG_VOLUME, ...(sidecar.unixDomainSocketPath ? [UDS_VOLUME] : [])]) {
+  for (const reserved of [
+    SIDECAR_CONFIG_VOLUME,
+    ...(sidecar.unixDomainSocketPath ? [UDS_VOLUME] : []),
+    ...(sidecar.mtls ? [SENTRY_TOKEN_VOLUME] : []),
+  ]) {
     if (podVolumes.has(reserved))
       return {
         kind: "deny",

@@ -18,6 +18,21 @@ const update = process.env.UPDATE_GOLDEN === "1";
 // Pinned so that bumping the default image does not rewrite every golden file.
 const settings: SidecarDefaults = { ...builtInSidecarDefaults, sidecarImage: "ghcr.io/dapr/daprd:1.18.3" };
 const VERSION_PLACEHOLDER = "OUTRIGGER_VERSION";
+// Cases named mtls-* run with mTLS on and the trust bundle of testdata/mtls-trust-anchors.pem
+// (none for mtls-no-anchors).
+const mtlsSettings: SidecarDefaults = {
+  ...settings,
+  mtls: {
+    sentryAddress: "outrigger-sentry.outrigger-system.svc:443",
+    trustDomain: "cluster.local",
+    sentryNamespace: "outrigger-system",
+  },
+};
+const trustAnchors = readFileSync(new URL("mtls-trust-anchors.pem", dir), "utf8");
+const settingsFor = (name: string): [SidecarDefaults, string | undefined] =>
+  !name.startsWith("mtls")
+    ? [settings, undefined]
+    : [mtlsSettings, name === "mtls-no-anchors" ? undefined : trustAnchors];
 
 interface Expected {
   result: AdmissionOutcome["result"];
@@ -93,6 +108,8 @@ describe("injector golden cases", () => {
       "unix-domain-socket",
       "missing-volume",
       "env-from-secret",
+      "mtls",
+      "mtls-no-anchors",
     ]);
   });
 
@@ -109,7 +126,8 @@ describe("injector golden cases", () => {
   for (const name of cases) {
     it(name, () => {
       const input = yaml.load(readFileSync(new URL(`${name}.input.yaml`, dir), "utf8"));
-      const outcome = admit(request(input), settings);
+      const [caseSettings, anchors] = settingsFor(name);
+      const outcome = admit(request(input), caseSettings, anchors);
       expect(outcome.response.uid).to.equal("00000000-0000-0000-0000-000000000001");
       const actual = outcomeToExpected(input, outcome);
       const expectedFile = new URL(`${name}.expected.yaml`, dir);
@@ -127,7 +145,7 @@ describe("injector golden cases", () => {
       if (outcome.result === "injected") {
         expect(outcome.response.patchType).to.equal("JSONPatch");
         // A second pass (reinvocationPolicy: IfNeeded) must change nothing.
-        const again = admit(request(actual.pod), settings);
+        const again = admit(request(actual.pod), caseSettings, anchors);
         expect(again.result).to.equal("skipped");
         expect(again.reason).to.equal("already-injected");
         expect(again.response.patch).to.equal(undefined);

@@ -30,6 +30,13 @@ import {
   UDS_VOLUME,
   type ResolvedSidecar,
 } from "../sidecar/resolve.ts";
+import {
+  SENTRY_TOKEN_EXPIRY_SECONDS,
+  SENTRY_TOKEN_FILE,
+  SENTRY_TOKEN_MOUNT_PATH,
+  SENTRY_TOKEN_VOLUME,
+  sentrySpiffeId,
+} from "../sidecar/identity.ts";
 import { type JsonObject } from "./decide.ts";
 
 // The controller finds pods the webhook never saw by this label (it lives beside the status annotation).
@@ -128,10 +135,20 @@ export function sidecarArgs(s: ResolvedSidecar): string[] {
   if (s.disableInitEndpoints !== undefined)
     args.push("--disable-init-endpoints", s.disableInitEndpoints.join(","));
   if (s.disableBuiltinK8sSecretStore) args.push("--disable-builtin-k8s-secret-store");
+  if (s.mtls)
+    args.push(
+      "--enable-mtls",
+      "--sentry-address",
+      s.mtls.sentryAddress,
+      "--control-plane-namespace",
+      s.mtls.sentryNamespace,
+      "--control-plane-trust-domain",
+      s.mtls.trustDomain,
+    );
   return args;
 }
 
-function sidecarEnv(s: ResolvedSidecar): V1EnvVar[] {
+function sidecarEnv(s: ResolvedSidecar, trustAnchorsPem: string | undefined): V1EnvVar[] {
   const env: V1EnvVar[] = [...FIELD_REF_ENV];
   for (const { name, value } of s.env) env.push({ name, value });
   for (const { name, secret, key } of s.envFromSecret)
@@ -149,6 +166,13 @@ function sidecarEnv(s: ResolvedSidecar): V1EnvVar[] {
       name: "APP_API_TOKEN",
       valueFrom: { secretKeyRef: { name: s.appTokenSecret, key: "token" } },
     });
+  // daprd 1.18 reads its trust anchors from this variable only (no file flag), so they are
+  // frozen at injection: a root published later reaches the pod when it is recreated.
+  if (s.mtls) {
+    env.push({ name: "DAPR_TRUST_ANCHORS", value: trustAnchorsPem ?? "" });
+    // With this set, standalone daprd sends the file's token and names the JWKS validator.
+    env.push({ name: "DAPR_SENTRY_TOKEN_FILE", value: SENTRY_TOKEN_FILE });
+  }
   return env;
 }
 
@@ -172,8 +196,8 @@ function resources(s: ResolvedSidecar): V1Container["resources"] | undefined {
   return out.requests || out.limits ? out : undefined;
 }
 
-/** The daprd container for these settings. */
-export function sidecarContainer(s: ResolvedSidecar): V1Container {
+/** The daprd container for these settings (the trust anchors only matter with mTLS). */
+export function sidecarContainer(s: ResolvedSidecar, trustAnchorsPem?: string): V1Container {
   const ports: Array<{ name: string; containerPort: number }> = [
     { name: PORT_NAMES.http, containerPort: SIDECAR_HTTP_PORT },
     { name: PORT_NAMES.grpc, containerPort: s.grpcPort },
@@ -184,6 +208,7 @@ export function sidecarContainer(s: ResolvedSidecar): V1Container {
   const mounts: V1VolumeMount[] = [CONFIG_MOUNT];
   for (const m of s.volumeMounts) mounts.push({ name: m.volume, mountPath: m.path, readOnly: m.readOnly });
   if (s.unixDomainSocketPath !== undefined) mounts.push(UDS_DAPRD_MOUNT);
+  if (s.mtls) mounts.push({ name: SENTRY_TOKEN_VOLUME, mountPath: SENTRY_TOKEN_MOUNT_PATH, readOnly: true });
 
   const readinessProbe: V1Probe = {
     httpGet: { path: HEALTHZ_PATH, port: SIDECAR_PUBLIC_PORT },
@@ -195,7 +220,7 @@ export function sidecarContainer(s: ResolvedSidecar): V1Container {
     name: SIDECAR_CONTAINER_NAME,
     image: s.image,
     args: sidecarArgs(s),
-    env: sidecarEnv(s),
+    env: sidecarEnv(s, trustAnchorsPem),
     ports,
     volumeMounts: mounts,
     readinessProbe,
@@ -227,6 +252,24 @@ export function sidecarConfigVolume(appId: string): V1Volume {
   };
 }
 
+/** The projected token daprd shows Sentry: audience Sentry's SPIFFE id (as in Dapr), bound to the pod. */
+export function sentryTokenVolume(m: NonNullable<ResolvedSidecar["mtls"]>): V1Volume {
+  return {
+    name: SENTRY_TOKEN_VOLUME,
+    projected: {
+      sources: [
+        {
+          serviceAccountToken: {
+            audience: sentrySpiffeId(m.trustDomain, m.sentryNamespace),
+            expirationSeconds: SENTRY_TOKEN_EXPIRY_SECONDS,
+            path: "token",
+          },
+        },
+      ],
+    },
+  };
+}
+
 /** A shallow copy of `v` when it is an object, else a new empty one. */
 function objectCopy(v: unknown): JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? { ...(v as JsonObject) } : {};
@@ -245,13 +288,19 @@ function listCopy<T>(v: unknown): T[] {
  * shared with `pod`, so neither may be changed afterwards. Sharing is also what keeps the patch
  * cheap: `jsonPatchBetween` skips a shared subtree without walking it.
  */
-export function injectedPod(pod: JsonObject, s: ResolvedSidecar, status: SidecarStatus): JsonObject {
+export function injectedPod(
+  pod: JsonObject,
+  s: ResolvedSidecar,
+  status: SidecarStatus,
+  trustAnchorsPem?: string,
+): JsonObject {
   const metadata = objectCopy(pod.metadata);
   const spec = objectCopy(pod.spec);
 
   const volumes = listCopy<unknown>(spec.volumes);
   volumes.push(sidecarConfigVolume(s.appId));
   if (s.unixDomainSocketPath !== undefined) volumes.push(structuredClone(UDS_VOLUME_SPEC));
+  if (s.mtls) volumes.push(sentryTokenVolume(s.mtls));
   spec.volumes = volumes;
 
   const appEnv: V1EnvVar[] = [
@@ -275,7 +324,7 @@ export function injectedPod(pod: JsonObject, s: ResolvedSidecar, status: Sidecar
   });
   spec.containers = containers;
 
-  const daprd = sidecarContainer(s);
+  const daprd = sidecarContainer(s, trustAnchorsPem);
   if (s.nativeSidecar) spec.initContainers = [...listCopy<unknown>(spec.initContainers), daprd];
   else containers.push(daprd as unknown as JsonObject);
 

@@ -36,6 +36,17 @@ export interface SidecarDefaults {
   /** Optional fixed uid/gid for the sidecar; unset keeps the image's non-root user. */
   runAsUser?: number;
   runAsGroup?: number;
+  /** mTLS through `outrigger sentry`; unset: sidecars run without identities. */
+  mtls?: MtlsSettings;
+}
+
+/** Where daprd gets its SVID and which trust domain it is in; the same for every sidecar. */
+export interface MtlsSettings {
+  /** host:port of `outrigger sentry`. */
+  sentryAddress: string;
+  trustDomain: string;
+  /** Sentry's namespace: daprd checks Sentry's SVID is `spiffe://<td>/ns/<this>/dapr-sentry`. */
+  sentryNamespace: string;
 }
 
 /** A current daprd release; bump together with the compatibility notes in the docs. */

@@ -2,6 +2,7 @@
 // controller takes the same flags to tell which running sidecars are stale (the chart passes
 // both the same values). Declared once here so the two cannot drift.
 import { flagReader, stringFlag, type Flag, type FlagValues } from "../shared/command.ts";
+import { DEFAULT_TRUST_DOMAIN, SENTRY_PORT, SENTRY_SERVICE, trustDomainProblem } from "./identity.ts";
 
 import {
   builtInSidecarDefaults as defaults,
@@ -50,6 +51,19 @@ export const sidecarDefaultsFlags: Record<string, Flag> = {
   ),
   "sidecar-run-as-user": str("Fixed uid of the sidecar (default: the image's non-root user)"),
   "sidecar-run-as-group": str("Fixed gid of the sidecar (default: the image's group)"),
+  // Identity (docs/identity.md)
+  mtls: str(
+    "mTLS between sidecars for the whole cluster: each daprd gets an SVID from outrigger sentry",
+    "false",
+  ),
+  "trust-domain": str(
+    "SPIFFE trust domain of the sidecars (the same as outrigger sentry's)",
+    DEFAULT_TRUST_DOMAIN,
+  ),
+  "sentry-namespace": str("Namespace of outrigger sentry", "outrigger-system"),
+  "sentry-address": str(
+    `host:port of outrigger sentry (default: ${SENTRY_SERVICE}.<sentry-namespace>.svc:${SENTRY_PORT})`,
+  ),
 };
 
 /** The defaults the flags describe; every problem, naming its flag, is pushed onto `problems`. */
@@ -101,6 +115,16 @@ export function sidecarDefaultsFromFlags(values: FlagValues, problems: string[])
   }
   const runAsUser = integer("sidecar-run-as-user", 1, 2 ** 31 - 1);
   const runAsGroup = integer("sidecar-run-as-group", 0, 2 ** 31 - 1);
+  const trustDomain = need("trust-domain");
+  const tdProblem = trustDomainProblem(trustDomain);
+  if (tdProblem) problems.push(`--trust-domain ${JSON.stringify(trustDomain)}: ${tdProblem}`);
+  const sentryNamespace = need("sentry-namespace");
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(sentryNamespace))
+    problems.push(`--sentry-namespace ${JSON.stringify(sentryNamespace)} is not a namespace name`);
+  const sentryAddress = get("sentry-address") ?? `${SENTRY_SERVICE}.${sentryNamespace}.svc:${SENTRY_PORT}`;
+  if (!/^[^\s:]+:\d{1,5}$/.test(sentryAddress))
+    problems.push(`--sentry-address ${JSON.stringify(sentryAddress)}: want host:port`);
+  const mtls = bool("mtls");
   return {
     sidecarImage,
     ...(pullPolicy ? { sidecarImagePullPolicy: pullPolicy as ImagePullPolicy } : {}),
@@ -110,5 +134,6 @@ export function sidecarDefaultsFromFlags(values: FlagValues, problems: string[])
     resources,
     ...(runAsUser !== undefined ? { runAsUser } : {}),
     ...(runAsGroup !== undefined ? { runAsGroup } : {}),
+    ...(mtls ? { mtls: { sentryAddress, trustDomain, sentryNamespace } } : {}),
   };
 }

@@ -4,7 +4,7 @@
 
 import { SIDECAR_CONFIG_MOUNT_PATH, SIDECAR_CONFIG_VOLUME } from "./config-secret.ts";
 import { annotations, parseAnnotations, type AnnotationValues } from "./annotations.ts";
-import type { SidecarDefaults } from "./defaults.ts";
+import type { MtlsSettings, SidecarDefaults } from "./defaults.ts";
 import {
   appIdProblem,
   quantityValue,
@@ -32,6 +32,8 @@ export const RESERVED_SIDECAR_ENV: ReadonlySet<string> = new Set([
   "DAPR_ENV_KEYS",
   "DAPR_API_TOKEN",
   "APP_API_TOKEN",
+  "DAPR_TRUST_ANCHORS",
+  "DAPR_SENTRY_TOKEN_FILE",
 ]);
 
 export interface ProbeTiming {
@@ -90,6 +92,7 @@ export interface ResolvedSidecar {
   seccompProfile: SeccompProfile;
   runAsUser?: number;
   runAsGroup?: number;
+  mtls?: MtlsSettings;
 }
 
 /**
@@ -227,6 +230,7 @@ export function resolveSidecar(
     seccompProfile: v.sidecarSeccompProfileType ?? annotations.sidecarSeccompProfileType.default,
     runAsUser: settings.runAsUser,
     runAsGroup: settings.runAsGroup,
+    ...(settings.mtls ? { mtls: { ...settings.mtls } } : {}),
   };
   if (v.httpMaxRequestSize !== undefined && v.maxBodySize !== undefined)
     warnings.push(

@@ -135,7 +135,7 @@ describe("the Helm chart", function () {
     it("are left out with crds.install=false", async function () {
       const r = await render({ values: { crds: { install: false } } });
       expect(r.ofKind("CustomResourceDefinition")).to.have.length(0);
-      expect(r.ofKind("Deployment")).to.have.length(2);
+      expect(r.ofKind("Deployment")).to.have.length(3);
     });
   });
 
@@ -449,6 +449,7 @@ describe("the Helm chart", function () {
       for (const [component, port] of [
         ["controller", 8080],
         ["injector", 8081],
+        ["sentry", 8082],
       ] as const) {
         const svc = defaults.get("Service", `outrigger-${component}-metrics`);
         expect(svc.spec.ports).to.deep.equal([{ name: "ops", port, targetPort: "ops", protocol: "TCP" }]);
@@ -461,6 +462,7 @@ describe("the Helm chart", function () {
       expect(monitors.map((m) => m.metadata.name)).to.deep.equal([
         "outrigger-controller",
         "outrigger-injector",
+        "outrigger-sentry",
       ]);
       expect(monitors[0]!.metadata.labels.release).to.equal("prom");
       expect(monitors[0]!.spec.endpoints[0]).to.include({ port: "ops", path: "/metrics" });
@@ -484,6 +486,40 @@ describe("the Helm chart", function () {
           }
         }
       }
+    });
+
+    it("lets sentry review tokens and get pods, and write only its own Secret and ConfigMap", function () {
+      const cluster = rulesOf(defaults, "ClusterRole", "outrigger-sentry");
+      expect(grants(cluster, "authentication.k8s.io", "tokenreviews", "create")).to.have.length(1);
+      expect(grants(cluster, "", "pods", "get")).to.have.length(1);
+      for (const verb of ["list", "watch", "update", "delete"])
+        expect(grants(cluster, "", "pods", verb)).to.deep.equal([]);
+      expect(grants(cluster, "", "secrets", "get")).to.deep.equal([]);
+      const ns = rulesOf(defaults, "Role", "outrigger-sentry");
+      expect(grants(ns, "", "secrets", "update").map((r) => r.resourceNames)).to.deep.equal([
+        ["outrigger-sentry-ca"],
+      ]);
+      expect(grants(ns, "", "configmaps", "update").map((r) => r.resourceNames)).to.deep.equal([
+        ["outrigger-trust-bundle"],
+      ]);
+      expect(grants(ns, "", "secrets", "list")).to.deep.equal([]);
+    });
+
+    it("gives the injector the trust bundle and the same --mtls switch as the controller", function () {
+      const args = (name: string) =>
+        (defaults.get("Deployment", name).spec.template.spec.containers[0].args as string[]).filter((a) =>
+          /^--(mtls|trust-domain|sentry-)/.test(a),
+        );
+      expect(args("outrigger-injector")).to.deep.equal(args("outrigger-controller"));
+      expect(args("outrigger-injector")).to.include("--mtls=false");
+      const volumes = defaults.get("Deployment", "outrigger-injector").spec.template.spec.volumes as Array<{
+        name: string;
+        configMap?: { name: string; optional: boolean };
+      }>;
+      expect(volumes.find((v) => v.name === "trust-bundle")?.configMap).to.deep.equal({
+        name: "outrigger-trust-bundle",
+        optional: true,
+      });
     });
 
     it("lets the controller read workloads but not change them", function () {

@@ -109,6 +109,7 @@ describe("deploying Outrigger with the Helm chart", function () {
   const scopeLabel = "outrigger.dev/deploy-e2e";
   const controllerSa = `system:serviceaccount:${releaseNs}:${fullname}-controller`;
   const injectorSa = `system:serviceaccount:${releaseNs}:${fullname}-injector`;
+  const sentrySa = `system:serviceaccount:${releaseNs}:${fullname}-sentry`;
   const webhookConfig = `${fullname}-injector`;
   const certSecret = `${fullname}-injector-tls`;
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -343,11 +344,17 @@ describe("deploying Outrigger with the Helm chart", function () {
   // describes, and these must run while the release is installed.
   {
     const cases: Array<
-      [who: "controller" | "injector", verb: string, resource: string, ns: string, allowed: boolean]
+      [
+        who: "controller" | "injector" | "sentry",
+        verb: string,
+        resource: string,
+        ns: string,
+        allowed: boolean,
+      ]
     > = [];
-    const must = (who: "controller" | "injector", verb: string, resource: string, ns: string) =>
+    const must = (who: "controller" | "injector" | "sentry", verb: string, resource: string, ns: string) =>
       cases.push([who, verb, resource, ns, true]);
-    const mustNot = (who: "controller" | "injector", verb: string, resource: string, ns: string) =>
+    const mustNot = (who: "controller" | "injector" | "sentry", verb: string, resource: string, ns: string) =>
       cases.push([who, verb, resource, ns, false]);
     // "" = all namespaces; "release"/"app" are replaced below.
     must("controller", "watch", "components.dapr.io", "");
@@ -397,11 +404,25 @@ describe("deploying Outrigger with the Helm chart", function () {
     mustNot("injector", "list", "pods", "");
     mustNot("injector", "list", "components.dapr.io", "");
     mustNot("injector", "patch", "mutatingwebhookconfigurations/someone-elses", "");
+    // Sentry: TokenReview, the pods tokens are bound to, its own Secret and ConfigMap (docs/rbac.md).
+    must("sentry", "create", "tokenreviews.authentication.k8s.io", "");
+    must("sentry", "get", "pods", "app");
+    must("sentry", "create", "secrets", "release");
+    must("sentry", "create", "configmaps", "release");
+    mustNot("sentry", "list", "pods", "");
+    mustNot("sentry", "watch", "pods", "");
+    mustNot("sentry", "get", "secrets", "app");
+    mustNot("sentry", "get", "secrets/some-other-secret", "release");
+    mustNot("sentry", "list", "secrets", "release");
+    mustNot("sentry", "create", "secrets", "app");
+    mustNot("sentry", "update", "configmaps/some-other-configmap", "release");
+    mustNot("sentry", "create", "serviceaccounts/token", "app");
+    mustNot("sentry", "create", "pods", "app");
     mustNot("injector", "list", "mutatingwebhookconfigurations", "");
     mustNot("injector", "patch", "validatingwebhookconfigurations", "");
     mustNot("injector", "create", "pods", "release");
 
-    it("RBAC (kubectl auth can-i): the controller and the injector can do what they must, and nothing the test names they must not", async function () {
+    it("RBAC (kubectl auth can-i): the controller, the injector and sentry can do what they must, and nothing the test names they must not", async function () {
       const nsOf = (ns: string) => (ns === "release" ? releaseNs : ns === "app" ? appNs : undefined);
       const wrong: string[] = [];
       const extra: Array<[string, boolean]> = [
@@ -413,6 +434,10 @@ describe("deploying Outrigger with the Helm chart", function () {
         [`injector get mutatingwebhookconfigurations/${webhookConfig} `, true],
         [`controller update leases.coordination.k8s.io/${fullname}-controller release`, true],
         [`controller get leases.coordination.k8s.io/${fullname}-controller release`, true],
+        [`sentry get secrets/${fullname}-sentry-ca release`, true],
+        [`sentry update secrets/${fullname}-sentry-ca release`, true],
+        [`sentry get configmaps/${fullname}-trust-bundle release`, true],
+        [`sentry update configmaps/${fullname}-trust-bundle release`, true],
       ];
       const all: Array<[string, boolean]> = [
         ...cases.map(([who, verb, res, ns, ok]) => [`${who} ${verb} ${res} ${ns}`, ok] as [string, boolean]),
@@ -420,7 +445,7 @@ describe("deploying Outrigger with the Helm chart", function () {
       ];
       for (const [line, allowed] of all) {
         const [who, verb, resource, ns] = line.split(" ") as [string, string, string, string];
-        const user = who === "controller" ? controllerSa : injectorSa;
+        const user = who === "controller" ? controllerSa : who === "sentry" ? sentrySa : injectorSa;
         const got = await canI(user, verb, resource, nsOf(ns));
         if (got !== allowed)
           wrong.push(`${who} ${allowed ? "must" : "must not"}: ${verb} ${resource} in ${ns || "all"}`);

@@ -4,7 +4,10 @@
 // and stops everything in after(), also when a spec failed.
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { expect } from "chai";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { sidecarConfigSecretName } from "../../../src/sidecar/config-secret.ts";
+import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from "../../../src/sidecar/identity.ts";
 import { cluster } from "./cluster.ts";
 import { startOutrigger, type OutriggerProcess } from "./outrigger.ts";
 import { SidecarRunner, daprdBinary, type RunOptions, type Sidecar } from "./sidecar-runner.ts";
@@ -22,6 +25,26 @@ export interface DaprdEnvironment {
   readonly controller: OutriggerProcess;
   readonly injector: OutriggerProcess;
   readonly daprd: string;
+  /** With `mtls`: the running `outrigger sentry`, its ports and namespace. */
+  readonly sentry: SentryProcess | undefined;
+}
+
+export interface SentryProcess {
+  process: OutriggerProcess;
+  namespace: string;
+  grpcPort: number;
+  opsPort: number;
+  /** The file the injector reads the trust bundle from; the spec keeps it in sync. */
+  anchorsFile: string;
+  /** Copies the published trust bundle (ConfigMap) to anchorsFile, as the kubelet would. */
+  syncAnchors(): Promise<string>;
+}
+
+export interface DaprdEnvironmentOptions {
+  /** Run `outrigger sentry` and inject with mTLS on. */
+  mtls?: boolean;
+  /** Extra flags of `outrigger sentry`. */
+  sentryArgs?: string[];
 }
 
 const core = () => cluster().kc.makeApiClient(CoreV1Api);
@@ -29,7 +52,7 @@ const custom = () => cluster().kc.makeApiClient(CustomObjectsApi);
 
 let environments = 0;
 
-export function useDaprdEnvironment(): DaprdEnvironment {
+export function useDaprdEnvironment(opts: DaprdEnvironmentOptions = {}): DaprdEnvironment {
   // Unique per describe: the previous one's system namespace may still be terminating.
   const n = ++environments;
   const system = `daprd-e2e-system-${process.pid}-${n}`;
@@ -49,6 +72,7 @@ export function useDaprdEnvironment(): DaprdEnvironment {
     if (reaped > 0) console.log(`      runner: removed ${reaped} network namespaces left by killed runs`);
     await core().createNamespace({ body: { metadata: { name: system } } });
     const [cOps, iPort, iOps] = [await freePort(), await freePort(), await freePort()];
+    const sentry = opts.mtls ? await startSentry(system, opts.sentryArgs ?? []) : undefined;
     const controller = startOutrigger("controller", [
       "--leader-election-namespace",
       system,
@@ -56,6 +80,8 @@ export function useDaprdEnvironment(): DaprdEnvironment {
       `127.0.0.1:${cOps}`,
       "--lease-duration",
       "4",
+      // The same sidecar settings as the injector, so running sidecars are not reported stale.
+      ...(sentry ? ["--mtls", "true", "--sentry-namespace", system] : []),
     ]);
     const injector = startOutrigger("injector", [
       "--namespace",
@@ -70,9 +96,16 @@ export function useDaprdEnvironment(): DaprdEnvironment {
       webhookConfig,
       "--webhook-namespace-selector",
       `${DAPRD_SCOPE_LABEL}=${DAPRD_SCOPE}`,
+      ...(sentry
+        ? ["--mtls", "true", "--sentry-namespace", system, "--trust-anchors-file", sentry.anchorsFile]
+        : []),
     ]);
-    const runner = new SidecarRunner({ kc: cluster().kc, daprd });
-    env = { runner, controller, injector, daprd };
+    const runner = new SidecarRunner({
+      kc: cluster().kc,
+      daprd,
+      ...(sentry ? { sentryPort: sentry.grpcPort } : {}),
+    });
+    env = { runner, controller, injector, daprd, sentry };
     await eventually(
       async () => {
         for (const port of [cOps, iOps]) {
@@ -96,6 +129,7 @@ export function useDaprdEnvironment(): DaprdEnvironment {
   after(async function () {
     this.timeout(150_000);
     await env?.runner.stopAll();
+    await env?.sentry?.process.stop();
     await env?.injector.stop();
     await env?.controller.stop();
     await kubectl(["delete", "mutatingwebhookconfiguration", webhookConfig, "--ignore-not-found"], {
@@ -119,7 +153,41 @@ export function useDaprdEnvironment(): DaprdEnvironment {
     get daprd() {
       return get().daprd;
     },
+    get sentry() {
+      return get().sentry;
+    },
   };
+}
+
+/** `outrigger sentry` in `namespace`, listening on all addresses (pods reach it at their host end). */
+async function startSentry(namespace: string, extraArgs: string[]): Promise<SentryProcess> {
+  const [grpcPort, opsPort] = [await freePort(), await freePort()];
+  const proc = startOutrigger("sentry", [
+    "--namespace",
+    namespace,
+    "--listen-address",
+    `0.0.0.0:${grpcPort}`,
+    "--ops-address",
+    `127.0.0.1:${opsPort}`,
+    ...extraArgs,
+  ]);
+  await eventually(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${opsPort}/readyz`);
+      expect(res.status, `sentry readyz; logs:\n${proc.logs().slice(-3000)}`).to.equal(200);
+    },
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
+  const dir = mkdtempSync(`${tmpdir()}/outrigger-sentry-`);
+  const anchorsFile = `${dir}/ca.crt`;
+  const syncAnchors = async () => {
+    const cm = await core().readNamespacedConfigMap({ namespace, name: TRUST_BUNDLE_CONFIGMAP });
+    const pem = cm.data?.[TRUST_BUNDLE_KEY] ?? "";
+    writeFileSync(anchorsFile, pem);
+    return pem;
+  };
+  await syncAnchors();
+  return { process: proc, namespace, grpcPort, opsPort, anchorsFile, syncAnchors };
 }
 
 /** Creates a bare Pod annotated for Dapr and returns it as injected by the webhook. */

@@ -94,6 +94,33 @@ export async function createPodNetwork(): Promise<PodNetwork> {
   return { netns, podIP, hostIP, hostInterface, remove };
 }
 
+/**
+ * Lets pods reach each other, as a cluster network does, without IP forwarding on the host:
+ * their host ends join one bridge that takes over their host addresses, and each pod gets an
+ * on-link route to the others. Returns the cleanup (the bridge; the veths go with the namespaces).
+ */
+export async function linkPodNetworks(networks: PodNetwork[]): Promise<() => Promise<void>> {
+  const bridge = `orb${networks[0]!.hostInterface.slice(3)}`;
+  const remove = async () => {
+    await ip(["link", "del", bridge]).catch(() => undefined);
+  };
+  try {
+    await ip(["link", "add", bridge, "type", "bridge"]);
+    await ip(["link", "set", bridge, "up"]);
+    for (const n of networks) {
+      await ip(["addr", "del", `${n.hostIP}/30`, "dev", n.hostInterface]);
+      await ip(["link", "set", n.hostInterface, "master", bridge]);
+      await ip(["addr", "add", `${n.hostIP}/30`, "dev", bridge]);
+      for (const other of networks)
+        if (other !== n) await ip(["-n", n.netns, "route", "add", `${other.podIP}/32`, "dev", "eth0"]);
+    }
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  return remove;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -114,6 +141,7 @@ export async function reapStalePodNetworks(): Promise<number> {
     if (!m || alive(Number(m[1]))) continue;
     await ip(["netns", "del", name]).catch(() => undefined);
     await ip(["link", "del", `orv${m[2]}`]).catch(() => undefined);
+    await ip(["link", "del", `orb${m[2]}`]).catch(() => undefined);
     reaped++;
   }
   return reaped;

@@ -17,7 +17,7 @@ const running = new Set<OutriggerProcess>();
 const MAX_LOG = 2_000_000;
 
 export function startOutrigger(
-  command: "controller" | "injector",
+  command: "controller" | "injector" | "sentry",
   args: string[],
   env: Record<string, string> = {},
 ): OutriggerProcess {

@@ -12,6 +12,9 @@
 //   of the pod spec are called against that address, as the kubelet calls them.
 // - Every daprd is stopped by its PID, its namespace and directories removed (stopAll).
 //
+// - Sentry: the injected `--sentry-address` (a Service name, no cluster DNS here) becomes the
+//   host end of the pod's veth at the port of the `outrigger sentry` the spec runs (sentryPort).
+//
 // Not emulated: the image's filesystem (daprd runs on the host's), readOnlyRootFilesystem,
 // seccomp, resource limits, service-link env vars, and status.podIP is the runner's address
 // (kwok's fake IP is not routable).
@@ -307,6 +310,8 @@ export interface RunnerOptions {
   daprd: string;
   /** Where volumes and logs go; default .outrigger/sidecars/<pid> in the repository. */
   baseDir?: string;
+  /** Port of `outrigger sentry` on the host; `--sentry-address` is pointed there. */
+  sentryPort?: number;
 }
 
 export class SidecarRunner {
@@ -403,7 +408,13 @@ export class SidecarRunner {
       const env = await resolveEnv(this.core, pod, container, network);
       const argv = [
         this.opts.daprd,
-        ...args.slice(1).map((a) => expandVars(a, env)),
+        ...args
+          .slice(1)
+          .map((a, i, all) =>
+            all[i - 1] === "--sentry-address" && this.opts.sentryPort !== undefined
+              ? `${network.hostIP}:${this.opts.sentryPort}`
+              : expandVars(a, env),
+          ),
         ...(runOpts.extraArgs ?? []),
       ];
 

@@ -183,6 +183,27 @@ running sidecars are stale, so both take them from here.
 - --sidecar-run-as-group={{ .runAsGroup }}
 {{- end }}
 {{- end }}
+{{ include "outrigger.mtlsArgs" . }}
+{{- end }}
+
+{{- define "outrigger.sentry.fullname" -}}
+{{- printf "%s-sentry" (include "outrigger.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Sentry's CA Secret and the trust-bundle ConfigMap, both in the release namespace. */}}
+{{- define "outrigger.sentry.caSecretName" -}}
+{{- printf "%s-ca" (include "outrigger.sentry.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "outrigger.sentry.trustBundleName" -}}
+{{- printf "%s-trust-bundle" (include "outrigger.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The identity flags the injector and the controller share (sidecar settings). */}}
+{{- define "outrigger.mtlsArgs" -}}
+- --mtls={{ .Values.mtls.enabled }}
+- --trust-domain={{ .Values.mtls.trustDomain }}
+- --sentry-namespace={{ .Release.Namespace }}
+- --sentry-address={{ include "outrigger.sentry.fullname" . }}.{{ .Release.Namespace }}.svc:{{ .Values.sentry.service.port }}
 {{- end }}
 
 {{/* Namespaces the webhook never sees, comma-separated: the injector's webhook leaves them out,

@@ -1,0 +1,39 @@
+// The CallersIdentified condition of a Configuration: an accessControl policy names calling apps
+// by their SPIFFE identity, which a sidecar has only with mTLS. With mTLS off (the --mtls switch)
+// no caller matches any policy and daprd applies only the global defaultAction, so the
+// Configuration says so. With mTLS on nothing is claimed: whether callers match is daprd's call.
+import { setCondition } from "../apis/conditions.ts";
+import type { Condition, Configuration, ResourceStatus } from "../apis/types.ts";
+
+export const CALLERS_IDENTIFIED_CONDITION = "CallersIdentified";
+export const MTLS_DISABLED_REASON = "MTLSDisabled";
+
+/** `status` with the condition set when the policies cannot match, and removed otherwise. */
+export function withAccessControlCondition(
+  status: ResourceStatus,
+  configuration: Configuration,
+  mtlsEnabled: boolean,
+  now: Date,
+  previous: ResourceStatus | undefined,
+): ResourceStatus {
+  const isOurs = (c: Condition) => c.type === CALLERS_IDENTIFIED_CONDITION;
+  const others = (status.conditions ?? []).filter((c) => !isOurs(c));
+  const apps = [...new Set((configuration.spec?.accessControl?.policies ?? []).map((p) => p.appId))].sort();
+  if (mtlsEnabled || apps.length === 0) return { ...status, conditions: others };
+  const shown = apps.slice(0, 5).join(", ") + (apps.length > 5 ? ` and ${apps.length - 5} more` : "");
+  const generation = status.observedGeneration;
+  return {
+    ...status,
+    conditions: setCondition(
+      [...others, ...(previous?.conditions ?? []).filter(isOurs)],
+      {
+        type: CALLERS_IDENTIFIED_CONDITION,
+        status: "False",
+        reason: MTLS_DISABLED_REASON,
+        message: `accessControl names apps (${shown}) but mTLS is off (--mtls): callers have no identity, so no policy can match any caller and daprd applies only the global defaultAction`,
+        ...(generation === undefined ? {} : { observedGeneration: generation }),
+      },
+      now,
+    ),
+  };
+}
