@@ -27,6 +27,9 @@ const options: Record<string, Flag> = {
   kubeconfig: str("With --from-cluster: path to a kubeconfig (default: $KUBECONFIG)"),
   "injector-namespace": str("With --from-cluster: namespace of the injector Deployment", "outrigger-system"),
   "injector-deployment": str("With --from-cluster: name of the injector Deployment", "outrigger-injector"),
+  "trust-anchors-file": str(
+    "With --mtls: the trust bundle (PEM) each sidecar gets, as the injector's --trust-anchors-file",
+  ),
   ...sidecarDefaultsFlags,
 };
 
@@ -36,6 +39,8 @@ export interface InjectConfig {
   defaults:
     | { from: "flags"; settings: SidecarDefaults }
     | { from: "cluster"; kubeconfig?: string; namespace: string; deployment: string };
+  /** With mTLS: the trust bundle file; without it the injector's rule applies (pods are denied). */
+  trustAnchorsFile?: string;
 }
 
 function injectConfig(values: FlagValues): InjectConfig | Problems {
@@ -48,8 +53,10 @@ function injectConfig(values: FlagValues): InjectConfig | Problems {
   if (fromCluster) problems.push(...fromClusterConflicts(values));
   if (problems.length > 0) return { problems };
   const kubeconfig = get("kubeconfig");
+  const trustAnchorsFile = get("trust-anchors-file");
   return {
     filename: filename ?? "-",
+    ...(trustAnchorsFile ? { trustAnchorsFile } : {}),
     defaults: fromCluster
       ? {
           from: "cluster",
@@ -144,7 +151,16 @@ export async function runInject(config: InjectConfig, io: InjectIO): Promise<num
     settings = read.settings;
   } else settings = config.defaults.settings;
 
-  const result: InjectResult = injectManifests(text, settings);
+  let trustAnchors: string | undefined;
+  if (config.trustAnchorsFile) {
+    try {
+      trustAnchors = io.readInput(config.trustAnchorsFile);
+    } catch (err) {
+      io.stderr(`outrigger inject: cannot read ${config.trustAnchorsFile}: ${(err as Error).message}`);
+      return 2;
+    }
+  }
+  const result: InjectResult = injectManifests(text, settings, trustAnchors);
   for (const o of result.outcomes) {
     if (o.result === "injected") {
       io.stderr(`${o.object}: injected (app-id ${o.appId})`);

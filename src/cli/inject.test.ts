@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as yaml from "js-yaml";
 import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/defaults.ts";
+import { goldenSettingsFor } from "../injector/golden-settings.testing.ts";
 import { outriggerVersion } from "../shared/version.ts";
 import { injectManifests, type TemplateOutcome } from "./inject.ts";
 import { runInject, sidecarDefaultsOfDeployment, type InjectConfig } from "./inject-command.ts";
@@ -156,7 +157,7 @@ describe("outrigger inject runs the injector's golden cases", () => {
         warnings?: string[];
         pod?: unknown;
       };
-      const result = injectManifests(input, settings);
+      const result = injectManifests(input, ...goldenSettingsFor(name));
       const pod = yaml.load(input) as { kind?: string };
       if (pod.kind !== "Pod") {
         // Not a Pod document (a malformed object the webhook still answers): passed through.

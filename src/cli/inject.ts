@@ -60,13 +60,17 @@ function apiGroup(obj: JsonObject): string {
 }
 
 /** Injects every manifest of a stream; the pure whole of `outrigger inject`. */
-export function injectManifests(text: string, settings: SidecarDefaults): InjectResult {
+export function injectManifests(
+  text: string,
+  settings: SidecarDefaults,
+  trustAnchorsPem?: string,
+): InjectResult {
   const parsed = parseManifestStream(text);
   if (!parsed.ok) return { ok: false, errors: [parsed.message], outcomes: [] };
   const outcomes: TemplateOutcome[] = [];
   const replaced = new Map<number, unknown>();
   parsed.stream.documents.forEach((doc, i) => {
-    const next = injectedObject(doc.value, settings, outcomes);
+    const next = injectedObject(doc.value, settings, outcomes, trustAnchorsPem);
     if (next !== doc.value) replaced.set(i, next);
   });
   const errors = outcomes
@@ -84,6 +88,7 @@ export function injectedObject(
   obj: unknown,
   settings: SidecarDefaults,
   outcomes: TemplateOutcome[],
+  trustAnchorsPem?: string,
 ): unknown {
   if (!isObject(obj)) return obj;
   if (
@@ -91,7 +96,7 @@ export function injectedObject(
     (typeof obj.kind === "string" && obj.kind.endsWith("List") && Array.isArray(obj.items))
   ) {
     if (!Array.isArray(obj.items)) return obj;
-    const items = obj.items.map((item) => injectedObject(item, settings, outcomes));
+    const items = obj.items.map((item) => injectedObject(item, settings, outcomes, trustAnchorsPem));
     return items.every((item, i) => item === (obj.items as unknown[])[i]) ? obj : { ...obj, items };
   }
   const where = typeof obj.kind === "string" ? TEMPLATE_PATHS[obj.kind] : undefined;
@@ -102,7 +107,7 @@ export function injectedObject(
     // A workload without a template is not valid; say so only if it asks for a sidecar.
     return obj;
   }
-  const outcome = injectedTemplate(obj, template, settings, name);
+  const outcome = injectedTemplate(obj, template, settings, name, trustAnchorsPem);
   outcomes.push(outcome.outcome);
   return outcome.template === template ? obj : setPath(obj, where.path, outcome.template);
 }
@@ -126,6 +131,7 @@ function injectedTemplate(
   template: JsonObject,
   settings: SidecarDefaults,
   name: string,
+  trustAnchorsPem: string | undefined,
 ): { template: JsonObject; outcome: TemplateOutcome } {
   const pod = podFromTemplate(owner, template);
   const namespace =
@@ -140,6 +146,7 @@ function injectedTemplate(
       object: pod,
     },
     settings,
+    trustAnchorsPem,
   );
   const unchanged = (o: TemplateOutcome) => ({ template, outcome: o });
   switch (outcome.result) {

@@ -11,28 +11,12 @@ import { outriggerVersion } from "../shared/version.ts";
 import { admit, type AdmissionOutcome } from "./admit.ts";
 import { annotations } from "../sidecar/annotations.ts";
 import { applyJsonPatch, type JsonPatchOp } from "./patch.ts";
-import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/defaults.ts";
+import { goldenSettingsFor } from "./golden-settings.testing.ts";
 
 const dir = new URL("./testdata/", import.meta.url);
 const update = process.env.UPDATE_GOLDEN === "1";
-// Pinned so that bumping the default image does not rewrite every golden file.
-const settings: SidecarDefaults = { ...builtInSidecarDefaults, sidecarImage: "ghcr.io/dapr/daprd:1.18.3" };
+const settingsFor = goldenSettingsFor;
 const VERSION_PLACEHOLDER = "OUTRIGGER_VERSION";
-// Cases named mtls-* run with mTLS on and the trust bundle of testdata/mtls-trust-anchors.pem
-// (none for mtls-no-anchors).
-const mtlsSettings: SidecarDefaults = {
-  ...settings,
-  mtls: {
-    sentryAddress: "outrigger-sentry.outrigger-system.svc:443",
-    trustDomain: "cluster.local",
-    sentryNamespace: "outrigger-system",
-  },
-};
-const trustAnchors = readFileSync(new URL("mtls-trust-anchors.pem", dir), "utf8");
-const settingsFor = (name: string): [SidecarDefaults, string | undefined] =>
-  !name.startsWith("mtls")
-    ? [settings, undefined]
-    : [mtlsSettings, name === "mtls-no-anchors" ? undefined : trustAnchors];
 
 interface Expected {
   result: AdmissionOutcome["result"];
