@@ -24,7 +24,7 @@ import {
   type LogFormat,
   type Logger,
 } from "../shared/log.ts";
-import { parseAddress, startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
+import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
 import { admit } from "./admit.ts";
 import {
   fileCertificateSource,
@@ -36,7 +36,6 @@ import {
   LOOPBACK_HOSTS,
   certificateTimes,
   isSignedBy,
-  parseDuration,
   serviceDnsNames,
   splitPemBundle,
   type CertificatePolicy,
@@ -141,25 +140,10 @@ export function injectorConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): InjectorConfig | Problems {
   const problems: string[] = [];
-  const { get, need, integer } = flagReader(options, values, problems);
-  const duration = (k: string, min: number): number => {
-    const ms = parseDuration(need(k));
-    if (ms === undefined || ms < min) {
-      problems.push(
-        `--${k} ${JSON.stringify(need(k))}: want a duration of at least ${min / 1000}s, e.g. 30s, 90m, 8760h`,
-      );
-      return min;
-    }
-    return ms;
-  };
-  const address = (k: string) => {
-    try {
-      return parseAddress(need(k));
-    } catch (err) {
-      problems.push(`--${k}: ${(err as Error).message}`);
-      return { host: "0.0.0.0", port: 0 };
-    }
-  };
+  const reader = flagReader(options, values, problems);
+  const { get, need, integer } = reader;
+  const duration = (k: string, min: number) => reader.duration(k, min, "30s, 90m, 8760h");
+  const address = (k: string) => reader.address(k);
 
   const namespace = need("namespace");
   if (!DNS_LABEL.test(namespace))

@@ -2,7 +2,7 @@
 // pieces: validate.ts (the decision), x509.ts (certificates), ca.ts (rotation policy), ca-store.ts
 // (its Secret and the trust-bundle ConfigMap), service.ts (the gRPC shell). docs/identity.md.
 import { Registry, collectDefaultMetrics } from "prom-client";
-import { parseDuration, renewalReason } from "../shared/cert-renewal.ts";
+import { renewalReason } from "../shared/cert-renewal.ts";
 import {
   PROCESS_LOG_LEVELS,
   flagReader,
@@ -15,7 +15,7 @@ import {
 import { createKubeHttp, type KubeHttp } from "../shared/kube-http.ts";
 import { KubeconfigError, loadApiEndpoint } from "../shared/kubeconfig.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
-import { parseAddress, startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
+import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
 import {
   DEFAULT_TRUST_DOMAIN,
   SENTRY_SERVICE,
@@ -81,25 +81,10 @@ export function sentryConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): SentryConfig | Problems {
   const problems: string[] = [];
-  const { get, need } = flagReader(options, values, problems);
-  const duration = (k: string, min: number): number => {
-    const ms = parseDuration(need(k));
-    if (ms === undefined || ms < min) {
-      problems.push(
-        `--${k} ${JSON.stringify(need(k))}: want a duration of at least ${min / 1000}s, e.g. 30s, 15m, 24h`,
-      );
-      return min;
-    }
-    return ms;
-  };
-  const address = (k: string) => {
-    try {
-      return parseAddress(need(k));
-    } catch (err) {
-      problems.push(`--${k}: ${(err as Error).message}`);
-      return { host: "0.0.0.0", port: 0 };
-    }
-  };
+  const reader = flagReader(options, values, problems);
+  const { get, need } = reader;
+  const duration = (k: string, min: number) => reader.duration(k, min, "30s, 15m, 24h");
+  const address = (k: string) => reader.address(k);
   const name = (k: string) => {
     const v = need(k);
     if (!DNS_LABEL.test(v))

@@ -3,6 +3,8 @@
 // `run(config)`. cli.ts parses the flags the same way for every command and refuses to start on
 // any problem. docs/ flag tables are generated from the tables (flag-docs.ts).
 import type { ParseArgsOptionDescriptor } from "node:util";
+import { parseDuration } from "./cert-renewal.ts";
+import { parseAddress } from "./ops-server.ts";
 
 /** A flag: parseArgs' descriptor plus the line shown by --help. */
 export type Flag = ParseArgsOptionDescriptor & { description: string };
@@ -62,6 +64,26 @@ export function flagReader(options: Record<string, Flag>, values: FlagValues, pr
         return undefined;
       }
       return n;
+    },
+    /** A duration of at least `min` ms; `examples` show the unit in the message. */
+    duration(k: string, min: number, examples: string): number {
+      const ms = parseDuration(need(k));
+      if (ms === undefined || ms < min) {
+        problems.push(
+          `--${k} ${JSON.stringify(need(k))}: want a duration of at least ${min / 1000}s, e.g. ${examples}`,
+        );
+        return min;
+      }
+      return ms;
+    },
+    /** A listen address, host:port. */
+    address(k: string): { host: string; port: number } {
+      try {
+        return parseAddress(need(k));
+      } catch (err) {
+        problems.push(`--${k}: ${(err as Error).message}`);
+        return { host: "0.0.0.0", port: 0 };
+      }
     },
     /** One of `values`; `raw` overrides what the flag holds (for env fallbacks). */
     oneOf<T extends string>(k: string, allowed: readonly T[], raw = need(k)): T {

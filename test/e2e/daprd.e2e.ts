@@ -26,6 +26,8 @@ import {
   runDaprPod,
   secretObject,
   useDaprdEnvironment,
+  configurationObject,
+  expectStarted,
 } from "./harness/daprd-env.ts";
 import { useNamespace } from "./harness/namespace.ts";
 import type { Sidecar } from "./harness/sidecar-runner.ts";
@@ -37,20 +39,6 @@ const METRICS = 9090;
 const RELOAD_BOUND_MS = 10_000;
 /** How long the reload spec keeps looking after the bound, to print the real time (daprd's backup reconcile is 60 s). */
 const RELOAD_MEASURE_MS = 70_000;
-
-function configurationObject(name: string, spec: object): object {
-  return { apiVersion: "dapr.io/v1alpha1", kind: "Configuration", metadata: { name }, spec };
-}
-
-/** Waits for the startup probe (polled every 200 ms: only the verdict matters here); fails with daprd's log. */
-async function expectStarted(sidecar: Sidecar): Promise<number> {
-  const startup = await sidecar.runProbe("startup", { periodMs: 200 });
-  expect(
-    startup.ok,
-    `startup probe of ${sidecar.podName}: ${startup.last.detail}; daprd log:\n${sidecar.logs().slice(-6000)}`,
-  ).to.equal(true);
-  return startup.elapsedMs;
-}
 
 async function metadata(sidecar: Sidecar): Promise<Record<string, unknown>> {
   const res = await sidecar.fetchInPod(DAPR_HTTP, "/v1.0/metadata");

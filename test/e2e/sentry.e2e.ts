@@ -23,6 +23,8 @@ import {
   createDaprPod,
   useDaprdEnvironment,
   waitForSidecarConfig,
+  configurationObject,
+  expectStarted,
 } from "./harness/daprd-env.ts";
 import { useNamespace } from "./harness/namespace.ts";
 import { linkPodNetworks } from "./harness/netns.ts";
@@ -33,19 +35,6 @@ const DAPR_HTTP = 3500;
 const DAPR_INTERNAL = 50002;
 const APP_PORT = 8080;
 const TRUST_DOMAIN = "cluster.local";
-
-function configurationObject(name: string, spec: object): object {
-  return { apiVersion: "dapr.io/v1alpha1", kind: "Configuration", metadata: { name }, spec };
-}
-
-async function expectStarted(sidecar: Sidecar): Promise<number> {
-  const startup = await sidecar.runProbe("startup", { periodMs: 200 });
-  expect(
-    startup.ok,
-    `startup probe of ${sidecar.podName}: ${startup.last.detail}; daprd log:\n${sidecar.logs().slice(-6000)}`,
-  ).to.equal(true);
-  return startup.elapsedMs;
-}
 
 /** The certificate chain a daprd presents on its internal gRPC port (the TLS handshake only). */
 async function presentedChain(sidecar: Sidecar): Promise<X509Certificate[]> {

@@ -304,6 +304,21 @@ export async function podEventMessages(namespace: string, name: string, reason: 
   return list.items.map((e) => e.message ?? "");
 }
 
+/** A dapr.io/v1alpha1 Configuration object, for apply(). */
+export function configurationObject(name: string, spec: object): object {
+  return { apiVersion: "dapr.io/v1alpha1", kind: "Configuration", metadata: { name }, spec };
+}
+
+/** Waits for the startup probe (polled every 200 ms: only the verdict matters here); fails with daprd's log. */
+export async function expectStarted(sidecar: Sidecar): Promise<number> {
+  const startup = await sidecar.runProbe("startup", { periodMs: 200 });
+  expect(
+    startup.ok,
+    `startup probe of ${sidecar.podName}: ${startup.last.detail}; daprd log:\n${sidecar.logs().slice(-6000)}`,
+  ).to.equal(true);
+  return startup.elapsedMs;
+}
+
 /** The components daprd reports in its metadata API (name -> type). */
 export async function loadedComponents(sidecar: Sidecar): Promise<Map<string, string>> {
   const res = await sidecar.fetchInPod(3500, "/v1.0/metadata");
