@@ -89,7 +89,7 @@ export class Manager {
         labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
       }),
       // Only injected pods: every other pod of the cluster is filtered out by the API server.
-      pods: inf(resources.pods, trimmedPod, { labelSelector: SIDECAR_INJECTED_LABEL }),
+      pods: inf(resources.pods, trimmedPod),
       deployments: inf(resources.deployments, trimmedWorkload),
       statefulSets: inf(resources.statefulSets, trimmedWorkload),
       daemonSets: inf(resources.daemonSets, trimmedWorkload),

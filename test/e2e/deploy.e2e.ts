@@ -254,14 +254,16 @@ describe("deploying Outrigger with the Helm chart", function () {
       "--timeout",
       "5m",
     ]);
-    for (const component of ["controller", "injector"]) {
+    // Sentry is deployed with mTLS off too, so that its trust bundle exists before the switch.
+    const replicas = { controller: 1, injector: 2, sentry: 2 };
+    for (const [component, want] of Object.entries(replicas)) {
       const d = await getJson(["deployment", `${fullname}-${component}`], releaseNs);
       const available = d.status.conditions.find((c: { type: string }) => c.type === "Available");
       expect(available?.status, `${component} Available`).to.equal("True");
-      expect(d.status.readyReplicas).to.equal(component === "injector" ? 2 : 1);
+      expect(d.status.readyReplicas).to.equal(want);
     }
     const pods = await getJson(["pods", "-l", `app.kubernetes.io/instance=${release}`], releaseNs);
-    expect(pods.items).to.have.length(3);
+    expect(pods.items).to.have.length(5);
     for (const pod of pods.items as KubeObject[]) {
       if (cluster().provider === "local") expect(pod.spec.nodeName).to.equal("kwok-node-0");
       expect(pod.status.phase).to.equal("Running");
