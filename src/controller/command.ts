@@ -11,7 +11,7 @@ import {
   type Problems,
 } from "../shared/command.ts";
 import { KubeconfigError, loadApiEndpoint, type ApiEndpoint } from "../shared/kubeconfig.ts";
-import { LOG_FORMATS, createLogger, logFormatFlag, logFormatOf, type LogFormat } from "../shared/log.ts";
+import { logFormatFlag, logFormatFlagValue, processLogger, type LogFormat } from "../shared/log.ts";
 import { parseAddress, startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { sidecarDefaultsFlags, sidecarDefaultsFromFlags } from "../sidecar/flags.ts";
@@ -90,9 +90,7 @@ export function controllerConfig(
     problems.push("--lease-duration: want an integer >= 2");
   const concurrency = Number(need("concurrency"));
   if (!Number.isInteger(concurrency) || concurrency < 1) problems.push("--concurrency: want an integer >= 1");
-  const logFormat = get("log-format");
-  if (logFormat !== undefined && logFormatOf(logFormat, false) === undefined)
-    problems.push(`--log-format ${JSON.stringify(logFormat)}: want ${LOG_FORMATS.join(", ")}`);
+  const logFormat = logFormatFlagValue(get("log-format"), problems);
   const logLevel = get("log-level") ?? env.LOG_LEVEL ?? "info";
   if (!(PROCESS_LOG_LEVELS as readonly string[]).includes(logLevel))
     problems.push(`--log-level ${JSON.stringify(logLevel)}: want ${PROCESS_LOG_LEVELS.join(", ")}`);
@@ -111,7 +109,7 @@ export function controllerConfig(
     ...(watchNamespace ? { watchNamespace } : {}),
     concurrency,
     logLevel,
-    ...(logFormat ? { logFormat: logFormat as LogFormat } : {}),
+    ...(logFormat ? { logFormat } : {}),
     sidecarDefaults,
     webhookExcludedNamespaces:
       excluded === undefined
@@ -132,10 +130,7 @@ export const controllerCommand: Command<ControllerConfig> = {
   options,
   config: controllerConfig,
   async run(config) {
-    const log = createLogger("controller", {
-      level: config.logLevel,
-      format: logFormatOf(config.logFormat, process.stdout.isTTY === true),
-    });
+    const log = processLogger("controller", config.logLevel, config.logFormat);
     let endpoint: ApiEndpoint;
     try {
       endpoint = loadApiEndpoint(config.kubeconfig);

@@ -17,10 +17,9 @@ import {
 import { createKubeHttp, type KubeHttp } from "../shared/kube-http.ts";
 import { KubeconfigError, loadApiEndpoint } from "../shared/kubeconfig.ts";
 import {
-  LOG_FORMATS,
-  createLogger,
   logFormatFlag,
-  logFormatOf,
+  logFormatFlagValue,
+  processLogger,
   type LogFormat,
   type Logger,
 } from "../shared/log.ts";
@@ -150,9 +149,7 @@ export function injectorConfig(
     problems.push(`--namespace ${JSON.stringify(namespace)} is not a namespace name`);
   const listen = address("listen-address");
   address("ops-address");
-  const logFormat = get("log-format");
-  if (logFormat !== undefined && logFormatOf(logFormat, false) === undefined)
-    problems.push(`--log-format ${JSON.stringify(logFormat)}: want ${LOG_FORMATS.join(", ")}`);
+  const logFormat = logFormatFlagValue(get("log-format"), problems);
   const logLevel = get("log-level") ?? env.LOG_LEVEL ?? "info";
   if (!(PROCESS_LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`--log-level ${JSON.stringify(logLevel)}: want debug, info, warn or error`);
@@ -238,7 +235,7 @@ export function injectorConfig(
     listen,
     opsAddress: need("ops-address"),
     logLevel,
-    ...(logFormat ? { logFormat: logFormat as LogFormat } : {}),
+    ...(logFormat ? { logFormat } : {}),
     certificates,
     resyncMs,
     webhook,
@@ -443,10 +440,7 @@ export const injectorCommand: Command<InjectorConfig> = {
   options,
   config: injectorConfig,
   async run(config) {
-    const log = createLogger("injector", {
-      level: config.logLevel,
-      format: logFormatOf(config.logFormat, process.stdout.isTTY === true),
-    });
+    const log = processLogger("injector", config.logLevel, config.logFormat);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     return runInjector(config, log, registry);

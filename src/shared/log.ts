@@ -22,6 +22,18 @@ export function logFormatOf(flag: string | undefined, stdoutIsTTY: boolean): Log
   return (LOG_FORMATS as readonly string[]).includes(flag) ? (flag as LogFormat) : undefined;
 }
 
+/** The --log-format flag's value, checked; a problem names the flag. Undefined: not given. */
+export function logFormatFlagValue(flag: string | undefined, problems: string[]): LogFormat | undefined {
+  if (flag !== undefined && logFormatOf(flag, false) === undefined)
+    problems.push(`--log-format ${JSON.stringify(flag)}: want ${LOG_FORMATS.join(", ")}`);
+  return flag ? (flag as LogFormat) : undefined;
+}
+
+/** A process's logger: pretty at a terminal unless --log-format says otherwise. */
+export function processLogger(component: string, level: string, format: LogFormat | undefined): Logger {
+  return createLogger(component, { level, format: logFormatOf(format, process.stdout.isTTY === true) });
+}
+
 export interface LoggerOptions {
   level?: string;
   format?: LogFormat;
