@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
+import { Agent, type Dispatcher } from "undici";
 import { loadApiEndpoint, type ApiEndpoint } from "../../../src/shared/kubeconfig.ts";
 
 export type Provider = "local" | "existing" | "kind";
@@ -85,8 +86,7 @@ export async function startCluster(): Promise<Cluster> {
     if (!path || !existsSync(path)) throw new Error(`provider ${provider} needs KUBECONFIG set to a file`);
     kubeconfigPath = path;
   }
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfigPath);
+  const kc = http1KubeConfig(kubeconfigPath);
   const component = async (verb: "stop" | "start", name: string) => {
     if (provider !== "local") throw new Error(`${verb} ${name}: only the local provider controls components`);
     await run(localClusterScript, [verb, name]);
@@ -101,6 +101,32 @@ export async function startCluster(): Promise<Cluster> {
     startComponent: (name) => component("start", name),
   };
   return current;
+}
+
+/**
+ * A KubeConfig whose requests share one HTTP/1.1 agent. client-node 2 gives every request a new
+ * undici Agent, and undici 8 negotiates HTTP/2 with the API server. On the cold CI run a watch
+ * stream never got its response headers, the abort of client-node's Watch did not reach the
+ * HTTP/2 stream, and the spec that started it hung until its timeout, twice. Outrigger's own
+ * client (src/shared/kube-http.ts) speaks HTTP/1.1, and so does the suite now.
+ */
+export function http1KubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  let agent: Agent | undefined;
+  type CreateDispatcher = (
+    cluster: Parameters<KubeConfig["createDispatcherOptions"]>[0],
+    agentOptions: object,
+  ) => Dispatcher | undefined;
+  const patched = kc as unknown as { createDispatcher: CreateDispatcher };
+  const viaProxy = patched.createDispatcher.bind(kc);
+  patched.createDispatcher = (cluster, agentOptions) => {
+    const opts = kc.createDispatcherOptions(cluster, agentOptions);
+    if (opts.type === "proxy" || opts.type === "socks") return viaProxy(cluster, agentOptions);
+    agent ??= new Agent({ ...(opts.type === "agent" ? { connect: opts.connect } : {}), allowH2: false });
+    return agent;
+  };
+  return kc;
 }
 
 export async function stopCluster(): Promise<void> {
