@@ -26,7 +26,7 @@ import {
 } from "../deploy/helm.ts";
 import { cluster, repoRoot } from "./harness/cluster.ts";
 import { dumpNamespace } from "./harness/namespace.ts";
-import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
+import { STATIC_TRUST_ANCHORS_FILE, startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, kubectl } from "./harness/util.ts";
 import { localInjectorArgs } from "../../hack/local-injector.ts";
 
@@ -331,6 +331,8 @@ describe("deploying Outrigger with the Helm chart", function () {
         certSecret,
         "--sidecar-image",
         SIDECAR_IMAGE,
+        "--trust-anchors-file",
+        STATIC_TRUST_ANCHORS_FILE,
       ),
     );
     await eventually(

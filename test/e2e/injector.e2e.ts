@@ -13,7 +13,7 @@ import { SECRET_KEYS, syncCertificateSecret } from "../../src/injector/certifica
 import { LOOPBACK_HOSTS, splitPemBundle } from "../../src/injector/certs.ts";
 import { cluster } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
-import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
+import { STATIC_TRUST_ANCHORS_FILE, startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, kubectl, sleep } from "./harness/util.ts";
 import { localInjectorArgs } from "../../hack/local-injector.ts";
 
@@ -116,6 +116,8 @@ describe("injector", function () {
         "2m",
         "--resync-interval",
         "5s",
+        "--trust-anchors-file",
+        STATIC_TRUST_ANCHORS_FILE,
       ),
     );
     await eventually(
@@ -427,6 +429,15 @@ describe("injector", function () {
         allowPrivilegeEscalation: false,
         readOnlyRootFilesystem: true,
       });
+      // With mTLS on (the default): the identity flags and the projected token volume, which
+      // PodSecurity restricted allows.
+      expect(sidecar?.args).to.include("--enable-mtls");
+      expect(sidecar?.env?.map((e) => e.name)).to.include.members([
+        "DAPR_TRUST_ANCHORS",
+        "DAPR_SENTRY_TOKEN_FILE",
+      ]);
+      const token = pod.spec?.volumes?.find((v) => v.name === "dapr-identity-token");
+      expect(token?.projected?.sources?.[0]?.serviceAccountToken?.expirationSeconds).to.equal(3600);
       expect(res.stderr, "no PodSecurity warning either").to.not.contain("PodSecurity");
     });
   });
