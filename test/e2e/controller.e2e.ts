@@ -106,6 +106,16 @@ async function createApp(namespace: string, appId: string, annotations: Record<s
 }
 
 /** Creates or replaces a Component, re-reading on 409: the controller's status writes bump resourceVersion. */
+async function createConfiguration(namespace: string, name: string, spec: object): Promise<void> {
+  await custom().createNamespacedCustomObject({
+    group: "dapr.io",
+    version: "v1alpha1",
+    namespace,
+    plural: "configurations",
+    body: { apiVersion: "dapr.io/v1alpha1", kind: "Configuration", metadata: { name }, spec },
+  });
+}
+
 async function applyComponent(namespace: string, body: Obj): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -282,19 +292,8 @@ describe("controller", function () {
       namespace: ns.name,
       body: { metadata: { name: "redis" }, stringData: { password: "one" } },
     });
-    await custom().createNamespacedCustomObject({
-      group: "dapr.io",
-      version: "v1alpha1",
-      namespace: ns.name,
-      plural: "configurations",
-      body: {
-        apiVersion: "dapr.io/v1alpha1",
-        kind: "Configuration",
-        metadata: { name: "tracing" },
-        spec: {
-          tracing: { samplingRate: "1", zipkin: { endpointAddress: "http://zipkin:9411/api/v2/spans" } },
-        },
-      },
+    await createConfiguration(ns.name, "tracing", {
+      tracing: { samplingRate: "1", zipkin: { endpointAddress: "http://zipkin:9411/api/v2/spans" } },
     });
     await createApp(ns.name, "orders", { "dapr.io/config": "tracing" });
     await applyComponent(ns.name, {
@@ -400,36 +399,34 @@ describe("controller", function () {
       return c.status?.conditions?.find((x) => x.type === "CallersIdentified");
     };
     const on = await startController(ns.name);
-    await custom().createNamespacedCustomObject({
-      group: "dapr.io",
-      version: "v1alpha1",
-      namespace: ns.name,
-      plural: "configurations",
-      body: {
-        apiVersion: "dapr.io/v1alpha1",
-        kind: "Configuration",
-        metadata: { name: "guarded" },
-        spec: {
-          accessControl: {
-            defaultAction: "deny",
-            trustDomain: "public",
-            policies: [{ appId: "frontend", defaultAction: "allow", namespace: ns.name }],
-          },
+    try {
+      await createConfiguration(ns.name, "guarded", {
+        accessControl: {
+          defaultAction: "deny",
+          trustDomain: "public",
+          policies: [
+            { appId: "frontend", defaultAction: "allow", namespace: ns.name, trustDomain: "public" },
+          ],
         },
-      },
-    });
-    await createApp(ns.name, "checkout", { "dapr.io/config": "guarded" });
-    await eventually(async () => {
-      expect(await callersIdentified()).to.deep.include({ status: "True", reason: "MTLSEnabled" });
-    });
-    expect(await on.stop()).to.equal(0);
+      });
+      await createApp(ns.name, "checkout", { "dapr.io/config": "guarded" });
+      await eventually(async () => {
+        expect(await callersIdentified()).to.deep.include({ status: "True", reason: "MTLSEnabled" });
+      });
+    } finally {
+      expect(await on.stop()).to.equal(0);
+    }
     // The switch off: the same policy can no longer match any caller, and the status says so.
-    await startController(ns.name, ["--mtls=false"]);
-    await eventually(async () => {
-      const c = await callersIdentified();
-      expect(c).to.deep.include({ status: "False", reason: "MTLSDisabled" });
-      expect(c?.message).to.contain("accessControl names apps (frontend) but mTLS is off");
-    });
+    const off = await startController(ns.name, ["--mtls=false"]);
+    try {
+      await eventually(async () => {
+        const c = await callersIdentified();
+        expect(c).to.deep.include({ status: "False", reason: "MTLSDisabled" });
+        expect(c?.message).to.contain("accessControl names apps (frontend) but mTLS is off");
+      });
+    } finally {
+      await off.stop();
+    }
   });
 
   it("writes nothing when restarted with nothing changed", async function () {
