@@ -2,17 +2,23 @@
 //
 // With KUBECONFIG set, it uses that cluster. Otherwise it starts the local control plane
 // (hack/local-cluster.sh) and stops it again on exit. Then it applies crds/, starts
-// `outrigger controller` and `outrigger injector`, and registers the webhook for the local
-// injector, and points the Subscription CRD's conversion webhook at it (so v1alpha1
-// Subscriptions work). Ctrl-C stops the processes, removes the webhook registration (a webhook
-// that points at a stopped process would block every pod), puts the CRD's conversion back as
-// crds/ has it and, if it started it, stops the cluster.
+// `outrigger controller`, `outrigger sentry` and `outrigger injector`, and registers the webhook
+// for the local injector, and points the Subscription CRD's conversion webhook at it (so
+// v1alpha1 Subscriptions work). mTLS is on, as by default: the injector reads Sentry's trust
+// bundle from a file this script keeps in step with the published ConfigMap (the kubelet's job in
+// a cluster). Ctrl-C stops the processes, removes the webhook registration (a webhook that points
+// at a stopped process would block every pod), puts the CRD's conversion back as crds/ has it
+// and, if it started it, stops the cluster.
 import { readFileSync } from "node:fs";
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { freePort } from "./lib/free-port.ts";
+import { trustBundleFile, type TrustBundleFile } from "./lib/trust-bundle-file.ts";
 import { tryItBlock } from "./lib/try-it.ts";
+import { createKubeHttp } from "../src/shared/kube-http.ts";
+import { loadApiEndpoint } from "../src/shared/kubeconfig.ts";
+import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from "../src/sidecar/identity.ts";
 import { load } from "js-yaml";
 import {
   SUBSCRIPTION_CRD,
@@ -99,6 +105,7 @@ async function main(): Promise<number> {
   let stopping = false;
   let readyz: string[];
   let conversionPointed = false;
+  let bundle: TrustBundleFile | undefined;
   const crdService = crdConversionService(load(readFileSync(`${root}crds/${SUBSCRIPTION_CRD}.yaml`, "utf8")));
 
   const shutdown = async (code: number): Promise<number> => {
@@ -115,6 +122,7 @@ async function main(): Promise<number> {
           }),
       ),
     );
+    bundle?.stop();
     // A conversion webhook at a stopped process fails every v1alpha1 request: back to crds/' Service.
     if (conversionPointed)
       await patchConversion(kubeconfig, { service: crdService }).catch((err: Error) =>
@@ -143,7 +151,29 @@ async function main(): Promise<number> {
     await kubectl(kubeconfig, ["wait", "--for=condition=Established", "--timeout=60s", "-f", `${root}crds/`]);
     await kubectl(kubeconfig, ["create", "namespace", NAMESPACE]).catch(() => undefined);
 
-    const [webhookPort, controllerOps, injectorOps] = [await freePort(), await freePort(), await freePort()];
+    const [webhookPort, controllerOps, injectorOps, sentryPort, sentryOps] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    // Sentry publishes the bundle when it starts; the injector is ready once it has read it.
+    const kube = createKubeHttp(loadApiEndpoint(kubeconfig));
+    bundle = trustBundleFile({
+      read: async () => {
+        const path = `/api/v1/namespaces/${NAMESPACE}/configmaps/${TRUST_BUNDLE_CONFIGMAP}`;
+        const cm = await kube
+          .json<{ data?: Record<string, string> }>({ path, timeoutMs: 10_000 })
+          .catch(() => undefined);
+        return cm?.data?.[TRUST_BUNDLE_KEY];
+      },
+      intervalMs: 2000,
+      onError: (err) => say(`could not copy the trust bundle: ${err.message}`),
+    });
+    // Controller and injector: the same sidecar settings (Sentry in this namespace), so the
+    // controller does not report the injected sidecars as stale.
+    const sidecarArgs = ["--sentry-namespace", NAMESPACE];
     // The injector writes its CA into the CRD's caBundle once it runs (src/injector/crd-conversion.ts).
     await patchConversion(kubeconfig, { port: webhookPort });
     conversionPointed = true;
@@ -157,17 +187,43 @@ async function main(): Promise<number> {
           `127.0.0.1:${controllerOps}`,
           "--leader-election-namespace",
           NAMESPACE,
+          ...sidecarArgs,
+        ],
+        kubeconfig,
+      ),
+      startProcess(
+        "sentry",
+        [
+          "sentry",
+          "--namespace",
+          NAMESPACE,
+          "--listen-address",
+          `127.0.0.1:${sentryPort}`,
+          "--ops-address",
+          `127.0.0.1:${sentryOps}`,
         ],
         kubeconfig,
       ),
       startProcess(
         "injector",
-        ["injector", ...localInjectorArgs({ namespace: NAMESPACE, port: webhookPort, opsPort: injectorOps })],
+        [
+          "injector",
+          ...localInjectorArgs(
+            { namespace: NAMESPACE, port: webhookPort, opsPort: injectorOps },
+            ...sidecarArgs,
+            "--trust-anchors-file",
+            bundle.file,
+          ),
+        ],
         kubeconfig,
       ),
     );
-    readyz = [`http://127.0.0.1:${controllerOps}/readyz`, `http://127.0.0.1:${injectorOps}/readyz`];
-    say(`controller: ${readyz[0]}, injector: ${readyz[1]}`);
+    readyz = [
+      `http://127.0.0.1:${controllerOps}/readyz`,
+      `http://127.0.0.1:${sentryOps}/readyz`,
+      `http://127.0.0.1:${injectorOps}/readyz`,
+    ];
+    say(`controller: ${readyz[0]}, sentry: ${readyz[1]}, injector: ${readyz[2]}`);
   } catch (err) {
     say((err as Error).message);
     return shutdown(1);
@@ -183,7 +239,7 @@ async function main(): Promise<number> {
       });
     }
   });
-  // The block ends start-up: printed once both processes are ready, so the sample works at once.
+  // The block ends start-up: printed once every process is ready, so the sample works at once.
   const ready = await allReady(readyz, 90_000, () => stopping);
   if (!stopping) process.stderr.write(tryItBlock(kubeconfig, ready));
   return done;

@@ -14,6 +14,7 @@ import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/default
 import { outriggerVersion } from "../shared/version.ts";
 import { explainApp, explainPod, formatAppExplanation, formatPodExplanation } from "./explain.ts";
 import { explainConfig } from "./explain-command.ts";
+import { goldenTrustAnchors } from "../injector/golden-settings.testing.ts";
 
 const dir = new URL("./testdata/explain/", import.meta.url);
 const update = process.env.UPDATE_GOLDEN === "1";
@@ -42,6 +43,7 @@ function injected(pod: Record<string, unknown>, with_: SidecarDefaults = setting
       object: pod,
     },
     with_,
+    goldenTrustAnchors,
   );
   if (outcome.result !== "injected") throw new Error(`not injected: ${outcome.response.status?.message}`);
   const ops = JSON.parse(Buffer.from(outcome.response.patch ?? "", "base64").toString()) as JsonPatchOp[];

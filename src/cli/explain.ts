@@ -27,6 +27,7 @@ import {
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { SIDECAR_CONTAINER_NAME, UDS_VOLUME } from "../sidecar/resolve.ts";
 import { expectedSidecarStatus, injectedSidecarStatus } from "../sidecar/status.ts";
+import { SENTRY_TOKEN_VOLUME } from "../sidecar/identity.ts";
 
 // --- Pods ----------------------------------------------------------------------------------------
 
@@ -78,7 +79,7 @@ function withoutSidecar(pod: JsonObject): JsonObject {
       ...spec,
       containers: drop(spec.containers, [SIDECAR_CONTAINER_NAME]),
       initContainers: drop(spec.initContainers, [SIDECAR_CONTAINER_NAME]),
-      volumes: drop(spec.volumes, [SIDECAR_CONFIG_VOLUME, UDS_VOLUME]),
+      volumes: drop(spec.volumes, [SIDECAR_CONFIG_VOLUME, UDS_VOLUME, SENTRY_TOKEN_VOLUME]),
     },
   };
 }

@@ -7,10 +7,19 @@ import { expect } from "chai";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as yaml from "js-yaml";
 import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/defaults.ts";
-import { goldenSettingsFor } from "../injector/golden-settings.testing.ts";
+import {
+  goldenSettingsFor,
+  goldenSettingsMtlsOff,
+  goldenTrustAnchors,
+} from "../injector/golden-settings.testing.ts";
 import { outriggerVersion } from "../shared/version.ts";
 import { injectManifests, type TemplateOutcome } from "./inject.ts";
-import { runInject, sidecarDefaultsOfDeployment, type InjectConfig } from "./inject-command.ts";
+import {
+  runInject,
+  sidecarDefaultsOfDeployment,
+  trustBundleOfDeployment,
+  type InjectConfig,
+} from "./inject-command.ts";
 import { parseManifestStream } from "./manifests.ts";
 
 const dir = new URL("./testdata/inject/", import.meta.url);
@@ -31,18 +40,22 @@ function withVersionPlaceholder(text: string): string {
     );
 }
 
+const ANCHORS_FILE = "trust-bundle.pem";
+
 async function run(
   input: string,
-  config: Partial<InjectConfig> = {},
+  config: Partial<InjectConfig> = { trustAnchorsFile: ANCHORS_FILE },
   readDeployment: () => Promise<unknown> = async () => undefined,
+  readConfigMap: (namespace: string, name: string) => Promise<Record<string, string>> = async () => ({}),
 ) {
   let stdout: string | undefined;
   const stderr: string[] = [];
   const code = await runInject(
     { filename: "in", defaults: { from: "flags", settings }, ...config },
     {
-      readInput: () => input,
+      readInput: (f) => (f === ANCHORS_FILE ? goldenTrustAnchors : input),
       readDeployment,
+      readConfigMap,
       stdout: (t) => (stdout = (stdout ?? "") + t),
       stderr: (l) => stderr.push(l),
     },
@@ -108,7 +121,7 @@ describe("outrigger inject golden cases", () => {
 
   it("reports each template: injected, left for the webhook, or denied with the object and the key", async () => {
     const outcomes = (text: string): TemplateOutcome[] => {
-      const r = injectManifests(text, settings);
+      const r = injectManifests(text, settings, goldenTrustAnchors);
       return r.outcomes;
     };
     const workloads = outcomes(readFileSync(new URL("workloads.input.yaml", dir), "utf8"));
@@ -121,7 +134,11 @@ describe("outrigger inject golden cases", () => {
       "CronJob shop/report",
       "Pod shop/debug",
     ]);
-    const denied = injectManifests(readFileSync(new URL("denied.input.yaml", dir), "utf8"), settings);
+    const denied = injectManifests(
+      readFileSync(new URL("denied.input.yaml", dir), "utf8"),
+      settings,
+      goldenTrustAnchors,
+    );
     expect(denied.ok).to.equal(false);
     if (denied.ok) return;
     expect(denied.errors).to.have.length(2);
@@ -188,10 +205,34 @@ describe("outrigger inject runs the injector's golden cases", () => {
 });
 
 describe("outrigger inject --from-cluster", () => {
-  const deployment = (args: string[]) => ({
+  // As the chart renders it: the trust-bundle ConfigMap mounted where --trust-anchors-file points.
+  const deployment = (args: string[], trustBundleConfigMap = "outrigger-trust-bundle") => ({
     metadata: { namespace: "outrigger-system", name: "outrigger-injector" },
-    spec: { template: { spec: { containers: [{ name: "injector", image: "x", args }] } } },
+    spec: {
+      template: {
+        spec: {
+          containers: [
+            {
+              name: "injector",
+              image: "x",
+              args,
+              volumeMounts: [
+                { name: "tmp", mountPath: "/tmp" },
+                { name: "trust-bundle", mountPath: "/var/run/secrets/outrigger.dev/trust-bundle" },
+              ],
+            },
+          ],
+          volumes: [
+            { name: "tmp", emptyDir: {} },
+            { name: "trust-bundle", configMap: { name: trustBundleConfigMap, optional: true } },
+          ],
+        },
+      },
+    },
   });
+  const fromCluster: Partial<InjectConfig> = {
+    defaults: { from: "cluster", namespace: "outrigger-system", deployment: "outrigger-injector" },
+  };
 
   it("injects with the sidecar defaults of the injector Deployment's args", async () => {
     const read = sidecarDefaultsOfDeployment(
@@ -213,16 +254,80 @@ describe("outrigger inject --from-cluster", () => {
         logAsJson: false,
         nativeSidecar: false,
         resources: { memoryRequest: "250Mi", memoryLimit: "1Gi" },
+        mtls: {
+          sentryAddress: "outrigger-sentry.outrigger-system.svc:443",
+          trustDomain: "cluster.local",
+          sentryNamespace: "outrigger-system",
+        },
       },
     });
     const input = readFileSync(new URL("minimal.input.yaml", injectorDir), "utf8");
+    const reads: string[] = [];
     const { code, stdout } = await run(
       input,
-      { defaults: { from: "cluster", namespace: "outrigger-system", deployment: "outrigger-injector" } },
+      fromCluster,
       async () => deployment(["injector", "--sidecar-image=registry.example/daprd:9.9.9"]),
+      async (namespace, name) => {
+        reads.push(`${namespace}/${name}`);
+        return { "ca.crt": goldenTrustAnchors };
+      },
     );
     expect(code).to.equal(0);
     expect(stdout).to.include("image: registry.example/daprd:9.9.9");
+    // mTLS is on (the default): the bundle is the ConfigMap the injector Deployment mounts.
+    expect(reads).to.deep.equal(["outrigger-system/outrigger-trust-bundle"]);
+    expect(stdout).to.include("--enable-mtls");
+    expect(stdout).to.include("DAPR_TRUST_ANCHORS");
+    expect(stdout).to.include(goldenTrustAnchors.split("\n")[1]);
+  });
+
+  it("finds the trust bundle through the Deployment's --trust-anchors-file and its volume items", () => {
+    const d = deployment(["injector", "--trust-anchors-file=/anchors/roots.pem"], "my-bundle");
+    const c = d.spec.template.spec.containers[0]!;
+    c.volumeMounts.push({ name: "roots", mountPath: "/anchors" });
+    (d.spec.template.spec.volumes as unknown[]).push({
+      name: "roots",
+      configMap: { name: "release-roots", items: [{ key: "ca.crt", path: "roots.pem" }] },
+    });
+    expect(trustBundleOfDeployment(d)).to.deep.equal({
+      ok: true,
+      ref: { namespace: "outrigger-system", name: "release-roots", key: "ca.crt" },
+    });
+    const unmounted = trustBundleOfDeployment(
+      deployment(["injector", "--trust-anchors-file=/elsewhere/ca.crt"]),
+    );
+    expect(unmounted).to.deep.equal({
+      ok: false,
+      message:
+        "Deployment outrigger-system/outrigger-injector mounts no ConfigMap at its trust anchors file /elsewhere/ca.crt; give the bundle with --trust-anchors-file",
+    });
+  });
+
+  it("exits 2 when the cluster's trust bundle is not published yet, naming the ConfigMap", async () => {
+    const { code, stdout, stderr } = await run(
+      readFileSync(new URL("minimal.input.yaml", injectorDir), "utf8"),
+      fromCluster,
+      async () => deployment(["injector"]),
+      async () => ({}),
+    );
+    expect(code).to.equal(2);
+    expect(stdout).to.equal(undefined);
+    expect(stderr).to.deep.equal([
+      "outrigger inject: the trust bundle in ConfigMap outrigger-system/outrigger-trust-bundle (key ca.crt) holds no certificate (outrigger sentry publishes it when it first starts)",
+    ]);
+  });
+
+  it("needs no trust bundle when the injector runs with --mtls=false", async () => {
+    const { code, stdout } = await run(
+      readFileSync(new URL("minimal.input.yaml", injectorDir), "utf8"),
+      fromCluster,
+      async () => deployment(["injector", "--mtls=false"]),
+      async () => {
+        throw new Error("no ConfigMap read expected");
+      },
+    );
+    expect(code).to.equal(0);
+    expect(stdout).to.not.include("--enable-mtls");
   });
 
   it("names the Deployment and the flag when its args are wrong, or when it runs no injector", () => {
@@ -238,17 +343,48 @@ describe("outrigger inject --from-cluster", () => {
   });
 
   it("exits 2 without output when the Deployment cannot be read", async () => {
-    const { code, stdout, stderr } = await run(
-      "kind: Pod\n",
-      { defaults: { from: "cluster", namespace: "outrigger-system", deployment: "outrigger-injector" } },
-      async () => {
-        throw new Error('deployments.apps "outrigger-injector" not found');
-      },
-    );
+    const { code, stdout, stderr } = await run("kind: Pod\n", fromCluster, async () => {
+      throw new Error('deployments.apps "outrigger-injector" not found');
+    });
     expect(code).to.equal(2);
     expect(stdout).to.equal(undefined);
     expect(stderr).to.deep.equal([
       'outrigger inject: --from-cluster: cannot read Deployment outrigger-system/outrigger-injector: deployments.apps "outrigger-injector" not found',
     ]);
+  });
+});
+
+describe("outrigger inject with mTLS on (the default)", () => {
+  const input = () => readFileSync(new URL("minimal.input.yaml", injectorDir), "utf8");
+
+  it("needs the trust bundle: without --trust-anchors-file or --from-cluster it exits 2 naming the flags", async () => {
+    const { code, stdout, stderr } = await run(input(), {});
+    expect(code).to.equal(2);
+    expect(stdout).to.equal(undefined);
+    expect(stderr).to.have.length(1);
+    expect(stderr[0]).to.match(/^outrigger inject: mTLS is on \(--mtls, the default\)/);
+    expect(stderr[0])
+      .to.include("--trust-anchors-file")
+      .and.include("--from-cluster")
+      .and.include("--mtls=false");
+  });
+
+  it("injects with the bundle of --trust-anchors-file, and refuses a file without certificates", async () => {
+    const ok = await run(input());
+    expect(ok.code).to.equal(0);
+    expect(ok.stdout).to.include("--enable-mtls").and.include("DAPR_TRUST_ANCHORS");
+    const empty = await run(input(), { trustAnchorsFile: "in" });
+    expect(empty.code).to.equal(2);
+    expect(empty.stderr[0]).to.equal(
+      "outrigger inject: the trust bundle in in holds no certificate (outrigger sentry publishes it when it first starts)",
+    );
+  });
+
+  it("with --mtls=false injects a plaintext sidecar and needs no bundle", async () => {
+    const { code, stdout } = await run(input(), {
+      defaults: { from: "flags", settings: goldenSettingsMtlsOff },
+    });
+    expect(code).to.equal(0);
+    expect(stdout).to.include("daprd").and.not.include("--enable-mtls");
   });
 });

@@ -32,14 +32,31 @@ describe("CallersIdentified condition", function () {
     expect(s.conditions!.map((x) => x.type)).to.deep.equal(["Ready", CALLERS_IDENTIFIED_CONDITION]);
   });
 
-  it("claims nothing with mTLS on, or without policies, and removes a condition set before", function () {
-    const before = withAccessControlCondition(ready, configuration(["frontend"]), false, now, undefined);
-    expect(
-      withAccessControlCondition(ready, configuration(["frontend"]), true, now, before).conditions,
-    ).to.deep.equal(ready.conditions);
-    expect(withAccessControlCondition(ready, configuration([]), false, now, before).conditions).to.deep.equal(
-      ready.conditions,
-    );
+  it("says callers are identified when accessControl names apps and mTLS is on (the default)", function () {
+    const s = withAccessControlCondition(ready, configuration(["frontend"]), true, now, undefined);
+    const c = s.conditions!.find((x) => x.type === CALLERS_IDENTIFIED_CONDITION)!;
+    expect(c).to.include({ status: "True", reason: "MTLSEnabled", observedGeneration: 3 });
+    expect(c.message).to.contain("accessControl names apps (frontend) and mTLS is on");
+  });
+
+  it("turns False into True when mTLS is turned on, with a new transition time", function () {
+    const off = withAccessControlCondition(ready, configuration(["frontend"]), false, now, undefined);
+    const later = new Date(now.getTime() + 60_000);
+    const on = withAccessControlCondition(ready, configuration(["frontend"]), true, later, off);
+    const c = on.conditions!.filter((x) => x.type === CALLERS_IDENTIFIED_CONDITION);
+    expect(c).to.have.length(1);
+    const offTime = off.conditions!.find((x) => x.type === CALLERS_IDENTIFIED_CONDITION)!.lastTransitionTime;
+    expect(c[0]!.status).to.equal("True");
+    expect(c[0]!.lastTransitionTime).to.not.equal(offTime);
+  });
+
+  it("claims nothing without policies naming apps, and removes a condition set before", function () {
+    for (const mtls of [true, false]) {
+      const before = withAccessControlCondition(ready, configuration(["frontend"]), mtls, now, undefined);
+      expect(
+        withAccessControlCondition(ready, configuration([]), mtls, now, before).conditions,
+      ).to.deep.equal(ready.conditions);
+    }
   });
 
   it("keeps lastTransitionTime while the condition holds", function () {

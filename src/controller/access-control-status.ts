@@ -1,14 +1,17 @@
 // The CallersIdentified condition of a Configuration: an accessControl policy names calling apps
-// by their SPIFFE identity, which a sidecar has only with mTLS. With mTLS off (the --mtls switch)
-// no caller matches any policy and daprd applies only the global defaultAction, so the
-// Configuration says so. With mTLS on nothing is claimed: whether callers match is daprd's call.
+// by their SPIFFE identity, which a sidecar has only with mTLS. With mTLS on (the --mtls switch,
+// the default) the condition is True: callers carry SVIDs from outrigger sentry; whether a given
+// call matches a policy stays daprd's decision. With mTLS off no caller matches any policy and
+// daprd applies only the global defaultAction, so the Configuration says so. Without policies
+// naming apps there is nothing to say and the condition is absent.
 import { setCondition } from "../apis/conditions.ts";
 import type { Condition, Configuration, ResourceStatus } from "../apis/types.ts";
 
 export const CALLERS_IDENTIFIED_CONDITION = "CallersIdentified";
 export const MTLS_DISABLED_REASON = "MTLSDisabled";
+export const MTLS_ENABLED_REASON = "MTLSEnabled";
 
-/** `status` with the condition set when the policies cannot match, and removed otherwise. */
+/** `status` with the condition set when policies name apps (True with mTLS, False without), removed otherwise. */
 export function withAccessControlCondition(
   status: ResourceStatus,
   configuration: Configuration,
@@ -19,7 +22,7 @@ export function withAccessControlCondition(
   const isOurs = (c: Condition) => c.type === CALLERS_IDENTIFIED_CONDITION;
   const others = (status.conditions ?? []).filter((c) => !isOurs(c));
   const apps = [...new Set((configuration.spec?.accessControl?.policies ?? []).map((p) => p.appId))].sort();
-  if (mtlsEnabled || apps.length === 0) return { ...status, conditions: others };
+  if (apps.length === 0) return { ...status, conditions: others };
   const shown = apps.slice(0, 5).join(", ") + (apps.length > 5 ? ` and ${apps.length - 5} more` : "");
   const generation = status.observedGeneration;
   return {
@@ -28,9 +31,17 @@ export function withAccessControlCondition(
       [...others, ...(previous?.conditions ?? []).filter(isOurs)],
       {
         type: CALLERS_IDENTIFIED_CONDITION,
-        status: "False",
-        reason: MTLS_DISABLED_REASON,
-        message: `accessControl names apps (${shown}) but mTLS is off (--mtls): callers have no identity, so no policy can match any caller and daprd applies only the global defaultAction`,
+        ...(mtlsEnabled
+          ? {
+              status: "True",
+              reason: MTLS_ENABLED_REASON,
+              message: `accessControl names apps (${shown}) and mTLS is on: each caller presents its SVID from outrigger sentry, which daprd matches against the policies`,
+            }
+          : {
+              status: "False",
+              reason: MTLS_DISABLED_REASON,
+              message: `accessControl names apps (${shown}) but mTLS is off (--mtls=false): callers have no identity, so no policy can match any caller and daprd applies only the global defaultAction`,
+            }),
         ...(generation === undefined ? {} : { observedGeneration: generation }),
       },
       now,

@@ -8,6 +8,7 @@ import {
 } from "./admit.ts";
 import { applyJsonPatch, type JsonPatchOp } from "./patch.ts";
 import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
+import { goldenTrustAnchors } from "./golden-settings.testing.ts";
 
 const settings = builtInSidecarDefaults;
 
@@ -52,7 +53,7 @@ function expectWellFormed(outcome: AdmissionOutcome, uid: string) {
 
 describe("admit", () => {
   it("injects an enabled pod with a patch that applies to it", () => {
-    const outcome = admit(podCreate(enabledPod), settings);
+    const outcome = admit(podCreate(enabledPod), settings, goldenTrustAnchors);
     expectWellFormed(outcome, "uid-1");
     expect(outcome).to.include({ result: "injected", reason: "injected", appId: "web" });
     const applied = applyJsonPatch(enabledPod, patchOf(outcome));
@@ -60,8 +61,8 @@ describe("admit", () => {
   });
 
   it("treats dry-run requests exactly like others", () => {
-    const normal = admit(podCreate(enabledPod), settings);
-    const dry = admit(podCreate(enabledPod, { dryRun: true }), settings);
+    const normal = admit(podCreate(enabledPod), settings, goldenTrustAnchors);
+    const dry = admit(podCreate(enabledPod, { dryRun: true }), settings, goldenTrustAnchors);
     expect(dry).to.deep.equal(normal);
   });
 
@@ -76,7 +77,7 @@ describe("admit", () => {
       { resource: undefined, kind: { group: "", version: "v1", kind: "Service" } },
     ];
     for (const extra of notCreate) {
-      const outcome = admit(podCreate(enabledPod, extra), settings);
+      const outcome = admit(podCreate(enabledPod, extra), settings, goldenTrustAnchors);
       expect(outcome, JSON.stringify(extra)).to.deep.equal({
         response: { uid: "uid-1", allowed: true },
         result: "skipped",
@@ -89,7 +90,7 @@ describe("admit", () => {
   it("denies with a 400 status whose message names the annotation", () => {
     const bad = structuredClone(enabledPod);
     (bad.metadata.annotations as Record<string, string>)["dapr.io/app-port"] = "http";
-    const outcome = admit(podCreate(bad), settings);
+    const outcome = admit(podCreate(bad), settings, goldenTrustAnchors);
     expectWellFormed(outcome, "uid-1");
     expect(outcome.response.status).to.deep.equal({
       code: 400,
@@ -103,7 +104,7 @@ describe("admit", () => {
     const noisy = structuredClone(enabledPod);
     const annotations = noisy.metadata.annotations as Record<string, string>;
     for (let i = 0; i < 30; i++) annotations[`dapr.io/unknown-${"x".repeat(300)}-${i}`] = "1";
-    const outcome = admit(podCreate(noisy), settings);
+    const outcome = admit(podCreate(noisy), settings, goldenTrustAnchors);
     expect(outcome.result).to.equal("injected");
     const warnings = outcome.response.warnings ?? [];
     expect(warnings).to.have.length(21);
@@ -179,7 +180,10 @@ describe("admit", () => {
         random() < 0.1 ? { operation: pick(atoms) as string } : {},
       );
       let outcome: AdmissionOutcome | undefined;
-      expect(() => (outcome = admit(request, settings)), JSON.stringify(request)).to.not.throw();
+      expect(
+        () => (outcome = admit(request, settings, goldenTrustAnchors)),
+        JSON.stringify(request),
+      ).to.not.throw();
       if (outcome) {
         expectWellFormed(outcome, "uid-1");
         seen.add(outcome.reason);

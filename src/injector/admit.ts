@@ -9,6 +9,7 @@ import { decide, isObject, type DenyReason, type SkipReason } from "./decide.ts"
 import { jsonPatchBetween } from "./patch.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { injectedPod } from "./sidecar.ts";
+import { hasTrustAnchors } from "../sidecar/identity.ts";
 
 export { SIDECAR_STATUS_ANNOTATION };
 export { expectedSidecarStatus } from "../sidecar/status.ts";
@@ -137,7 +138,7 @@ function admitted(
       };
     case "inject": {
       // Without anchors daprd cannot verify Sentry and never starts: refuse now, saying why.
-      if (decision.sidecar.mtls && !trustAnchorsPem?.includes("-----BEGIN CERTIFICATE-----"))
+      if (decision.sidecar.mtls && !hasTrustAnchors(trustAnchorsPem))
         return {
           response: {
             uid,

@@ -95,7 +95,23 @@ describe("injector flags", function () {
       nativeSidecar: false,
       resources: { cpuRequest: "100m", cpuLimit: "1", memoryRequest: "250Mi" },
       runAsUser: 1000,
+      mtls: {
+        sentryAddress: "outrigger-sentry.outrigger-system.svc:443",
+        trustDomain: "cluster.local",
+        sentryNamespace: "outrigger-system",
+      },
     });
+  });
+
+  it("runs with mTLS by default; --mtls=false turns it off, other identity flags follow Sentry's namespace", function () {
+    expect(config({}).settings.mtls).to.deep.equal(builtInSidecarDefaults.mtls);
+    expect(config({ mtls: "false" }).settings.mtls).to.equal(undefined);
+    expect(config({ "sentry-namespace": "ids", "trust-domain": "example.org" }).settings.mtls).to.deep.equal({
+      sentryAddress: "outrigger-sentry.ids.svc:443",
+      trustDomain: "example.org",
+      sentryNamespace: "ids",
+    });
+    expect(problems({ mtls: "perhaps" })).to.deep.equal(['--mtls "perhaps": want true or false']);
   });
 
   it("takes the log level from the flag, else $LOG_LEVEL", function () {

@@ -50,6 +50,7 @@ import {
 } from "./server.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { sidecarDefaultsFlags, sidecarDefaultsFromFlags } from "../sidecar/flags.ts";
+import { INJECTOR_TRUST_ANCHORS_FILE, hasTrustAnchors } from "../sidecar/identity.ts";
 import { webhookPublisher, type WebhookPublisher, type WebhookTarget } from "./webhook-config.ts";
 import { CONVERSION_CRD, conversionPublisher, crdClient } from "./crd-conversion.ts";
 
@@ -106,7 +107,7 @@ const options: Record<string, Flag> = {
   ...sidecarDefaultsFlags,
   "trust-anchors-file": str(
     "With --mtls: Sentry's trust bundle (PEM), re-read every few seconds (the chart mounts the outrigger-trust-bundle ConfigMap here)",
-    "/var/run/secrets/outrigger.dev/trust-bundle/ca.crt",
+    INJECTOR_TRUST_ANCHORS_FILE,
   ),
 };
 
@@ -298,11 +299,15 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
   const settings = Object.freeze({ ...config.settings });
   // With mTLS, each daprd gets the trust bundle as it is when its pod is admitted.
   let trustAnchorsPem: string | undefined;
+  // Latched: once a bundle was read the injector stays ready, so a bundle that goes missing later
+  // denies only Dapr pods (no-trust-anchors), never every pod the webhook sees.
+  let anchorsSeen = !settings.mtls;
   const readAnchors = async () => {
     const pem = await readFile(config.trustAnchorsFile, "utf8").catch(() => undefined);
     if (pem !== trustAnchorsPem)
-      log.info({ file: config.trustAnchorsFile, present: pem !== undefined }, "trust anchors changed");
+      log.info({ file: config.trustAnchorsFile, present: hasTrustAnchors(pem) }, "trust anchors changed");
     trustAnchorsPem = pem;
+    if (hasTrustAnchors(pem)) anchorsSeen = true;
   };
   let anchorsTimer: NodeJS.Timeout | undefined;
   if (settings.mtls) {
@@ -362,8 +367,10 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
   const ops = await startOpsServer({
     address: config.opsAddress,
     registry,
-    // Ready: serving a certificate, and (when it manages one) its CA is in the webhook configuration.
-    isReady: () => server !== undefined && !draining && (publisher?.isPublished() ?? true),
+    // Ready: serving a certificate, (when it manages one) its CA is in the webhook configuration,
+    // and with mTLS it has had Sentry's trust bundle: on a first install the chart's rollout (and
+    // `helm install --wait`) finishes only once Dapr pods can be admitted.
+    isReady: () => server !== undefined && !draining && (publisher?.isPublished() ?? true) && anchorsSeen,
     log,
   });
 

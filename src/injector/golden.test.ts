@@ -94,6 +94,7 @@ describe("injector golden cases", () => {
       "env-from-secret",
       "mtls",
       "mtls-no-anchors",
+      "mtls-off",
     ]);
   });
 

@@ -11,6 +11,7 @@ import { applyJsonPatch, type JsonPatchOp } from "./patch.ts";
 import { podCreateReview, startTestServer, type TestServer } from "./server.testing.ts";
 import { DEFAULT_MAX_REQUEST_BYTES } from "./server.ts";
 import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
+import { goldenTrustAnchors } from "./golden-settings.testing.ts";
 
 const COUNT = Number(process.env.FUZZ_COUNT ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -281,7 +282,7 @@ describe("webhook HTTPS shell under bad input", function () {
   it(`answers ${COUNT} random, truncated and mutated reviews with well-formed AdmissionReviews`, async function () {
     this.timeout(600_000);
     server = await startTestServer({
-      admit: (request: AdmissionRequest) => admit(request, builtInSidecarDefaults),
+      admit: (request: AdmissionRequest) => admit(request, builtInSidecarDefaults, goldenTrustAnchors),
       keepLogs: false,
     });
     const cases = makeCases(rng(SEED));

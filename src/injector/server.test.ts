@@ -6,9 +6,10 @@ import forge from "node-forge";
 import { admit, type AdmissionOutcome, type AdmissionRequest } from "./admit.ts";
 import { LOOPBACK_HOSTS, rotateCertificates } from "./certs.ts";
 import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
+import { goldenTrustAnchors } from "./golden-settings.testing.ts";
 import { annotatedPod, podCreateReview, startTestServer, type TestServer } from "./server.testing.ts";
 
-const realAdmit = (request: AdmissionRequest) => admit(request, builtInSidecarDefaults);
+const realAdmit = (request: AdmissionRequest) => admit(request, builtInSidecarDefaults, goldenTrustAnchors);
 
 function parse(text: string): Record<string, unknown> & { response: Record<string, unknown> } {
   return JSON.parse(text) as Record<string, unknown> & { response: Record<string, unknown> };

@@ -14,7 +14,13 @@ import {
 } from "../shared/command.ts";
 import { createKubeHttp, type KubeHttp } from "../shared/kube-http.ts";
 import { KubeconfigError, loadApiEndpoint } from "../shared/kubeconfig.ts";
-import { createLogger, type Logger } from "../shared/log.ts";
+import {
+  logFormatFlag,
+  logFormatFlagValue,
+  processLogger,
+  type LogFormat,
+  type Logger,
+} from "../shared/log.ts";
 import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
 import {
   DEFAULT_TRUST_DOMAIN,
@@ -42,6 +48,7 @@ const options: Record<string, Flag> = {
   "listen-address": str("Address of the gRPC (TLS) server daprd calls", "0.0.0.0:50001"),
   "ops-address": str("Address of /healthz, /readyz and /metrics (plain HTTP)", "0.0.0.0:8082"),
   "log-level": str("Log level of Sentry: debug, info, warn, error (default: $LOG_LEVEL or info)"),
+  "log-format": logFormatFlag,
   "trust-domain": str("SPIFFE trust domain of the SVIDs", DEFAULT_TRUST_DOMAIN),
   "workload-cert-ttl": str("Lifetime of a workload SVID (Dapr's default); daprd renews at half", "24h"),
   "allowed-clock-skew": str("notBefore of every certificate lies this far back (Dapr's default)", "15m"),
@@ -66,6 +73,8 @@ export interface SentryConfig {
   listen: { host: string; port: number };
   opsAddress: string;
   logLevel: string;
+  /** undefined: pretty when stdout is a terminal, else json. */
+  logFormat?: LogFormat;
   trustDomain: string;
   workloadTtlMs: number;
   skewMs: number;
@@ -94,6 +103,7 @@ export function sentryConfig(
   const namespace = name("namespace");
   const listen = address("listen-address");
   address("ops-address");
+  const logFormat = logFormatFlagValue(get("log-format"), problems);
   const logLevel = get("log-level") ?? env.LOG_LEVEL ?? "info";
   if (!(PROCESS_LOG_LEVELS as readonly string[]).includes(logLevel))
     problems.push(`--log-level ${JSON.stringify(logLevel)}: want debug, info, warn or error`);
@@ -119,6 +129,7 @@ export function sentryConfig(
     listen,
     opsAddress: need("ops-address"),
     logLevel,
+    ...(logFormat ? { logFormat } : {}),
     trustDomain,
     workloadTtlMs,
     skewMs,
@@ -255,7 +266,7 @@ export const sentryCommand: Command<SentryConfig> = {
   options,
   config: sentryConfig,
   async run(config) {
-    const log = createLogger("sentry", config.logLevel);
+    const log = processLogger("sentry", config.logLevel, config.logFormat);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     return runSentry(config, log, registry);

@@ -396,7 +396,7 @@ export const ignoredAnnotations: Readonly<Record<string, string>> = {
   "dapr.io/pluggable-components-sockets-folder": "pluggable components are not injected by Outrigger",
   "dapr.io/component-container": "pluggable components are not injected by Outrigger",
   "dapr.io/inject-pluggable-components": "pluggable components are not injected by Outrigger",
-  "dapr.io/sentry-request-jwt-audiences": "Outrigger runs no Sentry; sidecars run in standalone mode",
+  "dapr.io/sentry-request-jwt-audiences": "outrigger sentry issues no JWT SVIDs, only X.509 ones",
   "dapr.io/sidecar-svc-annotations": "the injector does not manage the <app-id>-dapr Service",
 };
 

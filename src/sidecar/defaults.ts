@@ -12,6 +12,7 @@ import {
   type LogLevel,
   type Parser,
 } from "./parsers.ts";
+import { DEFAULT_TRUST_DOMAIN, SENTRY_PORT, SENTRY_SERVICE } from "./identity.ts";
 
 /** Kubernetes resource quantities as strings ("100m", "250Mi"); an absent field sets nothing. */
 export interface SidecarResources {
@@ -36,7 +37,7 @@ export interface SidecarDefaults {
   /** Optional fixed uid/gid for the sidecar; unset keeps the image's non-root user. */
   runAsUser?: number;
   runAsGroup?: number;
-  /** mTLS through `outrigger sentry`; unset: sidecars run without identities. */
+  /** mTLS through `outrigger sentry` (on by default); unset: sidecars run without identities. */
   mtls?: MtlsSettings;
 }
 
@@ -52,6 +53,9 @@ export interface MtlsSettings {
 /** A current daprd release; bump together with the compatibility notes in the docs. */
 export const DEFAULT_SIDECAR_IMAGE = "ghcr.io/dapr/daprd:1.18.3";
 
+/** Where Outrigger (and so `outrigger sentry`) runs unless told otherwise. */
+export const DEFAULT_SENTRY_NAMESPACE = "outrigger-system";
+
 export const builtInSidecarDefaults: SidecarDefaults = Object.freeze({
   sidecarImage: DEFAULT_SIDECAR_IMAGE,
   logLevel: "info",
@@ -60,6 +64,12 @@ export const builtInSidecarDefaults: SidecarDefaults = Object.freeze({
   // Requests so the scheduler accounts for the sidecar; no CPU limit (throttling hurts latency),
   // a memory limit so a leaking sidecar cannot take the node down.
   resources: Object.freeze({ cpuRequest: "100m", memoryRequest: "250Mi", memoryLimit: "1Gi" }),
+  // mTLS on, as in Dapr: Sentry in Outrigger's namespace, behind its Service.
+  mtls: Object.freeze({
+    sentryAddress: `${SENTRY_SERVICE}.${DEFAULT_SENTRY_NAMESPACE}.svc:${SENTRY_PORT}`,
+    trustDomain: DEFAULT_TRUST_DOMAIN,
+    sentryNamespace: DEFAULT_SENTRY_NAMESPACE,
+  }),
 });
 
 /**

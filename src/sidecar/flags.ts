@@ -5,6 +5,7 @@ import { flagReader, stringFlag, type Flag, type FlagValues } from "../shared/co
 import { DEFAULT_TRUST_DOMAIN, SENTRY_PORT, SENTRY_SERVICE, trustDomainProblem } from "./identity.ts";
 
 import {
+  DEFAULT_SENTRY_NAMESPACE,
   builtInSidecarDefaults as defaults,
   type SidecarDefaults,
   type SidecarResources,
@@ -53,14 +54,17 @@ export const sidecarDefaultsFlags: Record<string, Flag> = {
   "sidecar-run-as-group": str("Fixed gid of the sidecar (default: the image's group)"),
   // Identity (docs/identity.md)
   mtls: str(
-    "mTLS between sidecars for the whole cluster: each daprd gets an SVID from outrigger sentry",
-    "false",
+    "mTLS between sidecars for the whole cluster: each daprd gets an SVID from outrigger sentry (false: plaintext, and accessControl cannot match callers)",
+    String(defaults.mtls !== undefined),
   ),
   "trust-domain": str(
     "SPIFFE trust domain of the sidecars (the same as outrigger sentry's)",
-    DEFAULT_TRUST_DOMAIN,
+    defaults.mtls?.trustDomain ?? DEFAULT_TRUST_DOMAIN,
   ),
-  "sentry-namespace": str("Namespace of outrigger sentry", "outrigger-system"),
+  "sentry-namespace": str(
+    "Namespace of outrigger sentry",
+    defaults.mtls?.sentryNamespace ?? DEFAULT_SENTRY_NAMESPACE,
+  ),
   "sentry-address": str(
     `host:port of outrigger sentry (default: ${SENTRY_SERVICE}.<sentry-namespace>.svc:${SENTRY_PORT})`,
   ),

@@ -11,6 +11,13 @@ export const SENTRY_PORT = 443;
 /** The ConfigMap, in Sentry's namespace, that holds the trust bundle (PEM roots) under `ca.crt`. */
 export const TRUST_BUNDLE_CONFIGMAP = "outrigger-trust-bundle";
 export const TRUST_BUNDLE_KEY = "ca.crt";
+/** Where the injector reads the bundle by default (the chart mounts the ConfigMap there). */
+export const INJECTOR_TRUST_ANCHORS_FILE = `/var/run/secrets/outrigger.dev/trust-bundle/${TRUST_BUNDLE_KEY}`;
+
+/** Whether `pem` holds at least one certificate (a bundle daprd can verify Sentry with). */
+export function hasTrustAnchors(pem: string | undefined): boolean {
+  return pem?.includes("-----BEGIN CERTIFICATE-----") === true;
+}
 
 /** The projected service-account token daprd sends to Sentry (read again at each renewal). */
 export const SENTRY_TOKEN_VOLUME = "dapr-identity-token";

@@ -5,6 +5,7 @@ import { expect } from "chai";
 import { admit } from "../../src/injector/admit.ts";
 import { applyJsonPatch, type JsonPatchOp } from "../../src/injector/patch.ts";
 import { builtInSidecarDefaults, type SidecarDefaults } from "../../src/sidecar/defaults.ts";
+import { goldenTrustAnchors } from "../../src/injector/golden-settings.testing.ts";
 import { SIDECAR_STATUS_ANNOTATION } from "../../src/sidecar/status.ts";
 import {
   SIDECARS_CURRENT_CONDITION,
@@ -35,6 +36,7 @@ function injectedUnder(settings: SidecarDefaults, annotations: Record<string, st
       object: pod,
     },
     settings,
+    goldenTrustAnchors,
   );
   expect(outcome.result).to.equal("injected");
   const ops = JSON.parse(Buffer.from(outcome.response.patch ?? "", "base64").toString()) as JsonPatchOp[];

@@ -511,7 +511,8 @@ describe("the Helm chart", function () {
           /^--(mtls|trust-domain|sentry-)/.test(a),
         );
       expect(args("outrigger-injector")).to.deep.equal(args("outrigger-controller"));
-      expect(args("outrigger-injector")).to.include("--mtls=false");
+      // On by default, as in Dapr.
+      expect(args("outrigger-injector")).to.include("--mtls=true");
       const volumes = defaults.get("Deployment", "outrigger-injector").spec.template.spec.volumes as Array<{
         name: string;
         configMap?: { name: string; optional: boolean };

@@ -3,7 +3,7 @@
 // offline inject. Proves the bin, the files list (dist/, crds/, package.json) and the runtime
 // dependencies; nothing here reads the checkout.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -63,9 +63,15 @@ describe("the npm package", function () {
       file,
       'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n    dapr.io/enabled: "true"\nspec:\n  containers:\n    - name: app\n      image: nginx\n',
     );
-    const { stdout, stderr } = await run(bin, ["inject", "-f", file], { env, cwd: work });
+    // mTLS is on by default: the sidecar gets the trust bundle given.
+    const anchors = join(work, "ca.crt");
+    copyFileSync(join(repoRoot, "src/injector/testdata/mtls-trust-anchors.pem"), anchors);
+    const { stdout, stderr } = await run(bin, ["inject", "-f", file, "--trust-anchors-file", anchors], {
+      env,
+      cwd: work,
+    });
     expect(stderr).to.equal("Pod web: injected (app-id web)\n");
-    expect(stdout).to.include("- name: daprd");
+    expect(stdout).to.include("- name: daprd").and.include("--enable-mtls");
     const version = await run(bin, ["version"], { env, cwd: work });
     expect(stdout).to.include(`"version":"${version.stdout.trim()}"`);
   });

@@ -18,7 +18,7 @@ import { localInjectorArgs } from "../../hack/local-injector.ts";
 import type { ResourceStatus } from "../../src/apis/types.ts";
 import { cluster, repoRoot } from "./harness/cluster.ts";
 import { dumpNamespace } from "./harness/namespace.ts";
-import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
+import { STATIC_TRUST_ANCHORS_FILE, startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, kubectl } from "./harness/util.ts";
 
 const RUN = String(process.pid);
@@ -143,6 +143,8 @@ describe("outrigger check and un-injected pods", function () {
         CONFIG_NAME,
         "--webhook-namespace-selector",
         `${SCOPE_LABEL}=${RUN}`,
+        "--trust-anchors-file",
+        STATIC_TRUST_ANCHORS_FILE,
         // The faults put in below must stay until `check` has seen them.
         "--resync-interval",
         "30m",

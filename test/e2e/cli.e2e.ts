@@ -2,11 +2,12 @@
 // without its Lease namespace, `outrigger inject --from-cluster`, and `outrigger explain` on an
 // injected, a skipped and a denied pod. Each prints what the command printed.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { localInjectorArgs } from "../../hack/local-injector.ts";
 import { cluster, repoRoot } from "./harness/cluster.ts";
-import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
+import { STATIC_TRUST_ANCHORS_FILE, startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, kubectl } from "./harness/util.ts";
 
 export interface CliRun {
@@ -89,6 +90,8 @@ describe("outrigger explain and inject --from-cluster against the cluster", func
           webhookConfig,
           "--webhook-namespace-selector",
           `kubernetes.io/metadata.name=${ns}`,
+          "--trust-anchors-file",
+          STATIC_TRUST_ANCHORS_FILE,
         ),
       ),
       startOutrigger("controller", [
@@ -220,7 +223,9 @@ describe("outrigger explain and inject --from-cluster against the cluster", func
     );
   });
 
-  it("inject --from-cluster takes the sidecar defaults of the injector Deployment", async function () {
+  it("inject --from-cluster takes the sidecar defaults of the injector Deployment, and its trust bundle", async function () {
+    const input = deployment("cart", { "dapr.io/enabled": "true", "dapr.io/app-id": "cart" });
+    const cmd = ["inject", "--from-cluster", "--injector-namespace", system, "-f", "-"];
     await kubectl(["apply", "-f", "-"], {
       namespace: system,
       input: JSON.stringify({
@@ -242,19 +247,53 @@ describe("outrigger explain and inject --from-cluster against the cluster", func
                     "--sidecar-image=registry.example/daprd:1.18.3-custom",
                     "--native-sidecar=false",
                   ],
+                  // As the chart mounts Sentry's trust bundle (mTLS is on by default).
+                  volumeMounts: [
+                    { name: "trust-bundle", mountPath: "/var/run/secrets/outrigger.dev/trust-bundle" },
+                  ],
                 },
+              ],
+              volumes: [
+                { name: "trust-bundle", configMap: { name: "outrigger-trust-bundle", optional: true } },
               ],
             },
           },
         },
       }),
     });
-    const r = await outrigger(
-      ["inject", "--from-cluster", "--injector-namespace", system, "-f", "-"],
-      deployment("cart", { "dapr.io/enabled": "true", "dapr.io/app-id": "cart" }),
+    // Sentry has not published its bundle yet: nothing is written, and the message names the ConfigMap.
+    const early = await outrigger(cmd, input);
+    show(`outrigger inject --from-cluster --injector-namespace ${system} -f - (no bundle yet)`, early);
+    expect(early.code).to.equal(2);
+    expect(early.stdout).to.equal("");
+    expect(early.stderr).to.include(`ConfigMap ${system}/outrigger-trust-bundle`);
+    const anchors = readFileSync(STATIC_TRUST_ANCHORS_FILE, "utf8");
+    await kubectl(
+      ["create", "configmap", "outrigger-trust-bundle", `--from-file=ca.crt=${STATIC_TRUST_ANCHORS_FILE}`],
+      {
+        namespace: system,
+      },
     );
+    const r = await outrigger(cmd, input);
     show(`outrigger inject --from-cluster --injector-namespace ${system} -f -`, r);
     expect(r.code).to.equal(0);
+    const daprd = (
+      JSON.parse(r.stdout) as {
+        spec: {
+          template: {
+            spec: {
+              containers: Array<{
+                name: string;
+                args?: string[];
+                env?: Array<{ name: string; value?: string }>;
+              }>;
+            };
+          };
+        };
+      }
+    ).spec.template.spec.containers.find((c) => c.name === "daprd");
+    expect(daprd?.args).to.include("--enable-mtls");
+    expect(daprd?.env?.find((e) => e.name === "DAPR_TRUST_ANCHORS")?.value).to.equal(anchors);
     // JSON in, JSON out. --native-sidecar=false: daprd among the containers, not an init container.
     const spec = (JSON.parse(r.stdout) as { spec: { template: { spec: Record<string, unknown> } } }).spec
       .template.spec as { containers: Array<{ name: string; image: string }>; initContainers?: unknown };

@@ -20,7 +20,7 @@ import {
 } from "../../src/sidecar/config-secret.ts";
 import { cluster } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
-import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
+import { STATIC_TRUST_ANCHORS_FILE, startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, sleep } from "./harness/util.ts";
 import { localInjectorArgs } from "../../hack/local-injector.ts";
 
@@ -71,6 +71,8 @@ async function startScopedInjector(
       `kubernetes.io/metadata.name=${appNamespace}`,
       "--sidecar-image",
       sidecarImage,
+      "--trust-anchors-file",
+      STATIC_TRUST_ANCHORS_FILE,
     ),
   );
   await eventually(
@@ -104,6 +106,16 @@ async function createApp(namespace: string, appId: string, annotations: Record<s
 }
 
 /** Creates or replaces a Component, re-reading on 409: the controller's status writes bump resourceVersion. */
+async function createConfiguration(namespace: string, name: string, spec: object): Promise<void> {
+  await custom().createNamespacedCustomObject({
+    group: "dapr.io",
+    version: "v1alpha1",
+    namespace,
+    plural: "configurations",
+    body: { apiVersion: "dapr.io/v1alpha1", kind: "Configuration", metadata: { name }, spec },
+  });
+}
+
 async function applyComponent(namespace: string, body: Obj): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -280,19 +292,8 @@ describe("controller", function () {
       namespace: ns.name,
       body: { metadata: { name: "redis" }, stringData: { password: "one" } },
     });
-    await custom().createNamespacedCustomObject({
-      group: "dapr.io",
-      version: "v1alpha1",
-      namespace: ns.name,
-      plural: "configurations",
-      body: {
-        apiVersion: "dapr.io/v1alpha1",
-        kind: "Configuration",
-        metadata: { name: "tracing" },
-        spec: {
-          tracing: { samplingRate: "1", zipkin: { endpointAddress: "http://zipkin:9411/api/v2/spans" } },
-        },
-      },
+    await createConfiguration(ns.name, "tracing", {
+      tracing: { samplingRate: "1", zipkin: { endpointAddress: "http://zipkin:9411/api/v2/spans" } },
     });
     await createApp(ns.name, "orders", { "dapr.io/config": "tracing" });
     await applyComponent(ns.name, {
@@ -381,6 +382,51 @@ describe("controller", function () {
     expect(
       metadataValue((await renderedComponents(ns.name, "billing")).get("queue"), "redisPassword"),
     ).to.equal("good");
+  });
+
+  it("says whether accessControl can identify callers: True with mTLS on (the default), False with --mtls=false", async function () {
+    const callersIdentified = async () => {
+      const c = (await custom().getNamespacedCustomObject({
+        group: "dapr.io",
+        version: "v1alpha1",
+        namespace: ns.name,
+        plural: "configurations",
+        name: "guarded",
+      })) as {
+        metadata: { generation: number };
+        status?: { observedGeneration?: number; conditions?: Array<Record<string, string>> };
+      };
+      return c.status?.conditions?.find((x) => x.type === "CallersIdentified");
+    };
+    const on = await startController(ns.name);
+    try {
+      await createConfiguration(ns.name, "guarded", {
+        accessControl: {
+          defaultAction: "deny",
+          trustDomain: "public",
+          policies: [
+            { appId: "frontend", defaultAction: "allow", namespace: ns.name, trustDomain: "public" },
+          ],
+        },
+      });
+      await createApp(ns.name, "checkout", { "dapr.io/config": "guarded" });
+      await eventually(async () => {
+        expect(await callersIdentified()).to.deep.include({ status: "True", reason: "MTLSEnabled" });
+      });
+    } finally {
+      expect(await on.stop()).to.equal(0);
+    }
+    // The switch off: the same policy can no longer match any caller, and the status says so.
+    const off = await startController(ns.name, ["--mtls=false"]);
+    try {
+      await eventually(async () => {
+        const c = await callersIdentified();
+        expect(c).to.deep.include({ status: "False", reason: "MTLSDisabled" });
+        expect(c?.message).to.contain("accessControl names apps (frontend) but mTLS is off");
+      });
+    } finally {
+      await off.stop();
+    }
   });
 
   it("writes nothing when restarted with nothing changed", async function () {

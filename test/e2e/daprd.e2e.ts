@@ -115,7 +115,14 @@ describe("daprd (real runtime)", function () {
     // The container's env as the kubelet resolves it, and its args untouched but for the binary.
     expect(sidecar.env.NAMESPACE).to.equal(ns.name);
     expect(sidecar.env.POD_NAME).to.equal("hello");
-    expect(sidecar.argv.slice(1)).to.deep.equal(sidecar.container.args!.slice(1));
+    // With mTLS (the default) the runner points --sentry-address, a Service name (no cluster DNS
+    // here), at the spec's Sentry on the pod's host end; nothing else differs.
+    const injectedArgs = sidecar.container.args!.slice(1);
+    const at = injectedArgs.indexOf("--sentry-address");
+    expect(at, "injected with mTLS").to.be.greaterThan(0);
+    expect(sidecar.argv.slice(1)).to.deep.equal(
+      injectedArgs.map((a, i) => (i === at + 1 ? `${sidecar.network.hostIP}:${env.sentry!.grpcPort}` : a)),
+    );
     // The Dapr API listens on loopback only: not reachable on the pod address.
     const outside = await fetch(sidecar.url(DAPR_HTTP, "/v1.0/healthz")).then(
       () => "reachable",

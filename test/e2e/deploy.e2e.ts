@@ -26,7 +26,7 @@ import {
 } from "../deploy/helm.ts";
 import { cluster, repoRoot } from "./harness/cluster.ts";
 import { dumpNamespace } from "./harness/namespace.ts";
-import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
+import { STATIC_TRUST_ANCHORS_FILE, startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, kubectl } from "./harness/util.ts";
 import { localInjectorArgs } from "../../hack/local-injector.ts";
 
@@ -313,6 +313,10 @@ describe("deploying Outrigger with the Helm chart", function () {
       created.metadata.annotations[SIDECAR_STATUS_ANNOTATION],
       "the injector's status annotation",
     ).to.be.a("string");
+    // mTLS on, as the chart defaults it: daprd asks the release's Sentry for its SVID.
+    const daprd = all.find((c) => c.name === "daprd");
+    expect(daprd?.args).to.include.members(["--enable-mtls", `${fullname}-sentry.${releaseNs}.svc:443`]);
+    expect(created.spec.volumes.map((v: KubeObject) => v.name)).to.include("dapr-identity-token");
   });
 
   async function startLocalInjector(): Promise<void> {
@@ -331,6 +335,14 @@ describe("deploying Outrigger with the Helm chart", function () {
         certSecret,
         "--sidecar-image",
         SIDECAR_IMAGE,
+        // The chart's identity args (mTLS on by default): its Sentry, in the release namespace.
+        "--sentry-namespace",
+        releaseNs,
+        "--sentry-address",
+        `${fullname}-sentry.${releaseNs}.svc:443`,
+        // The chart mounts Sentry's bundle; kwok runs no Sentry, so a fixed root stands in.
+        "--trust-anchors-file",
+        STATIC_TRUST_ANCHORS_FILE,
       ),
     );
     await eventually(

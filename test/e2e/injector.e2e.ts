@@ -5,6 +5,8 @@
 //
 // The webhook only sees namespaces labelled for this run, so a failing spec cannot block pod
 // creation elsewhere in the shared cluster; after() removes it in any case.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import tls from "node:tls";
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { expect } from "chai";
@@ -13,7 +15,7 @@ import { SECRET_KEYS, syncCertificateSecret } from "../../src/injector/certifica
 import { LOOPBACK_HOSTS, splitPemBundle } from "../../src/injector/certs.ts";
 import { cluster } from "./harness/cluster.ts";
 import { useNamespace } from "./harness/namespace.ts";
-import { startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
+import { STATIC_TRUST_ANCHORS_FILE, startOutrigger, type OutriggerProcess } from "./harness/outrigger.ts";
 import { eventually, freePort, kubectl, sleep } from "./harness/util.ts";
 import { localInjectorArgs } from "../../hack/local-injector.ts";
 
@@ -116,6 +118,8 @@ describe("injector", function () {
         "2m",
         "--resync-interval",
         "5s",
+        "--trust-anchors-file",
+        STATIC_TRUST_ANCHORS_FILE,
       ),
     );
     await eventually(
@@ -427,6 +431,15 @@ describe("injector", function () {
         allowPrivilegeEscalation: false,
         readOnlyRootFilesystem: true,
       });
+      // With mTLS on (the default): the identity flags and the projected token volume, which
+      // PodSecurity restricted allows.
+      expect(sidecar?.args).to.include("--enable-mtls");
+      expect(sidecar?.env?.map((e) => e.name)).to.include.members([
+        "DAPR_TRUST_ANCHORS",
+        "DAPR_SENTRY_TOKEN_FILE",
+      ]);
+      const token = pod.spec?.volumes?.find((v) => v.name === "dapr-identity-token");
+      expect(token?.projected?.sources?.[0]?.serviceAccountToken?.expirationSeconds).to.equal(3600);
       expect(res.stderr, "no PodSecurity warning either").to.not.contain("PodSecurity");
     });
   });
@@ -481,6 +494,56 @@ describe("injector", function () {
       expect(r.ok).to.equal(false);
       const after = await api.core().readNamespacedSecret({ name, namespace: SYSTEM_NAMESPACE });
       expect(Buffer.from(after.data!["tls.crt"]!, "base64").toString()).to.equal("someone else's");
+    });
+  });
+
+  describe("with mTLS on and no trust bundle yet (a first install, before Sentry has published)", function () {
+    it("is not ready until it has read a bundle, then stays ready when the bundle goes missing", async function () {
+      this.timeout(120_000);
+      const dir = mkdtempSync(`${tmpdir()}/outrigger-anchors-`);
+      const anchors = `${dir}/ca.crt`;
+      const [p, o] = [await freePort(), await freePort()];
+      const waiting = startOutrigger(
+        "injector",
+        localInjectorArgs(
+          { namespace: SYSTEM_NAMESPACE, port: p, opsPort: o, register: false },
+          "--webhook-config-name",
+          "",
+          "--cert-secret-name",
+          "outrigger-injector-tls-anchors",
+          "--trust-anchors-file",
+          anchors,
+        ),
+      );
+      const status = async (path: string) =>
+        (await fetch(`http://127.0.0.1:${o}${path}`).catch(() => undefined))?.status;
+      try {
+        await eventually(async () => expect(await status("/healthz"), "live").to.equal(200), {
+          timeoutMs: 60_000,
+          intervalMs: 500,
+        });
+        // Serving, but without a bundle it would only deny Dapr pods: not ready, so a rollout
+        // (and helm install --wait) waits for it.
+        await eventually(async () => expect(waiting.logs()).to.contain("injector ready"), {
+          timeoutMs: 30_000,
+        });
+        expect(await status("/readyz"), "not ready without a bundle").to.equal(503);
+        writeFileSync(anchors, readFileSync(STATIC_TRUST_ANCHORS_FILE, "utf8"));
+        const t0 = performance.now();
+        await eventually(async () => expect(await status("/readyz"), "ready once read").to.equal(200), {
+          timeoutMs: 30_000,
+          intervalMs: 250,
+        });
+        console.log(
+          `      ready ${((performance.now() - t0) / 1000).toFixed(1)} s after the bundle appeared`,
+        );
+        rmSync(anchors);
+        await sleep(6000); // past the injector's 5 s re-read
+        expect(await status("/readyz"), "latched: still ready").to.equal(200);
+      } finally {
+        await waiting.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

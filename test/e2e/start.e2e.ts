@@ -1,5 +1,5 @@
-// `npm start` end to end: against the test cluster it applies the CRDs, runs the controller
-// and the injector, registers the webhook and the Subscription conversion at the local injector,
+// `npm start` end to end: against the test cluster it applies the CRDs, runs the controller,
+// outrigger sentry and the injector (mTLS on, as by default), registers the webhook and the Subscription conversion at the local injector,
 // and on Ctrl-C removes the registration and puts the conversion back at crds/' Service.
 import { spawn } from "node:child_process";
 import { manifestsOfTryItBlock } from "../../hack/lib/try-it.ts";
@@ -71,6 +71,22 @@ describe("npm start", function () {
             pods[0]?.spec?.initContainers?.map((c) => c.name),
             "injected sidecar",
           ).to.include("daprd");
+          // mTLS is on by default: the sidecar asks npm start's outrigger sentry for its identity,
+          // trusting the bundle Sentry published.
+          const daprd = pods[0]?.spec?.initContainers?.find((c) => c.name === "daprd");
+          expect(daprd?.args).to.include("--enable-mtls");
+          const sentryNs = `${ns.name}-system`;
+          expect(daprd?.args?.[(daprd.args.indexOf("--control-plane-namespace") ?? -2) + 1]).to.equal(
+            sentryNs,
+          );
+          const bundle = await core.readNamespacedConfigMap({
+            namespace: sentryNs,
+            name: "outrigger-trust-bundle",
+          });
+          expect(bundle.data?.["ca.crt"]).to.contain("-----BEGIN CERTIFICATE-----");
+          expect(daprd?.env?.find((e) => e.name === "DAPR_TRUST_ANCHORS")?.value).to.equal(
+            bundle.data?.["ca.crt"],
+          );
           const secret = await core.readNamespacedSecret({
             namespace: ns.name,
             name: sidecarConfigSecretName("hello"),

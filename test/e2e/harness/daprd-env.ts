@@ -1,11 +1,11 @@
 // What the real-daprd specs share: the daprd binary, a real `outrigger controller` (all
-// namespaces) and a real `outrigger injector` whose webhook sees only the namespaces labelled
-// for this run, and the sidecar runner. `useDaprdEnvironment()` starts them once per describe
+// namespaces), a real `outrigger sentry` (mTLS is on by default, as in the injector) and a real
+// `outrigger injector` whose webhook sees only the namespaces labelled for this run, and the
+// sidecar runner. `useDaprdEnvironment()` starts them once per describe
 // and stops everything in after(), also when a spec failed.
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { trustBundleFile } from "../../../hack/lib/trust-bundle-file.ts";
 import { sidecarConfigSecretName } from "../../../src/sidecar/config-secret.ts";
 import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from "../../../src/sidecar/identity.ts";
 import { cluster } from "./cluster.ts";
@@ -38,10 +38,14 @@ export interface SentryProcess {
   anchorsFile: string;
   /** Copies the published trust bundle (ConfigMap) to anchorsFile, as the kubelet would. */
   syncAnchors(): Promise<string>;
+  stopAnchors(): void;
 }
 
 export interface DaprdEnvironmentOptions {
-  /** Run `outrigger sentry` and inject with mTLS on. */
+  /**
+   * Run `outrigger sentry` and inject with mTLS on (default true, as the injector's default).
+   * A spec that sets false says why in a comment.
+   */
   mtls?: boolean;
   /** Extra flags of `outrigger sentry`. */
   sentryArgs?: string[];
@@ -72,7 +76,7 @@ export function useDaprdEnvironment(opts: DaprdEnvironmentOptions = {}): DaprdEn
     if (reaped > 0) console.log(`      runner: removed ${reaped} network namespaces left by killed runs`);
     await core().createNamespace({ body: { metadata: { name: system } } });
     const [cOps, iPort, iOps] = [await freePort(), await freePort(), await freePort()];
-    const sentry = opts.mtls ? await startSentry(system, opts.sentryArgs ?? []) : undefined;
+    const sentry = (opts.mtls ?? true) ? await startSentry(system, opts.sentryArgs ?? []) : undefined;
     const controller = startOutrigger("controller", [
       "--leader-election-namespace",
       system,
@@ -81,7 +85,7 @@ export function useDaprdEnvironment(opts: DaprdEnvironmentOptions = {}): DaprdEn
       "--lease-duration",
       "4",
       // The same sidecar settings as the injector, so running sidecars are not reported stale.
-      ...(sentry ? ["--mtls", "true", "--sentry-namespace", system] : []),
+      ...(sentry ? ["--sentry-namespace", system] : ["--mtls=false"]),
     ]);
     const injector = startOutrigger("injector", [
       "--namespace",
@@ -97,8 +101,8 @@ export function useDaprdEnvironment(opts: DaprdEnvironmentOptions = {}): DaprdEn
       "--webhook-namespace-selector",
       `${DAPRD_SCOPE_LABEL}=${DAPRD_SCOPE}`,
       ...(sentry
-        ? ["--mtls", "true", "--sentry-namespace", system, "--trust-anchors-file", sentry.anchorsFile]
-        : []),
+        ? ["--sentry-namespace", system, "--trust-anchors-file", sentry.anchorsFile]
+        : ["--mtls=false"]),
     ]);
     const runner = new SidecarRunner({
       kc: cluster().kc,
@@ -130,6 +134,7 @@ export function useDaprdEnvironment(opts: DaprdEnvironmentOptions = {}): DaprdEn
     this.timeout(150_000);
     await env?.runner.stopAll();
     await env?.sentry?.process.stop();
+    env?.sentry?.stopAnchors();
     await env?.injector.stop();
     await env?.controller.stop();
     await kubectl(["delete", "mutatingwebhookconfiguration", webhookConfig, "--ignore-not-found"], {
@@ -178,16 +183,24 @@ async function startSentry(namespace: string, extraArgs: string[]): Promise<Sent
     },
     { timeoutMs: 60_000, intervalMs: 500 },
   );
-  const dir = mkdtempSync(`${tmpdir()}/outrigger-sentry-`);
-  const anchorsFile = `${dir}/ca.crt`;
-  const syncAnchors = async () => {
-    const cm = await core().readNamespacedConfigMap({ namespace, name: TRUST_BUNDLE_CONFIGMAP });
-    const pem = cm.data?.[TRUST_BUNDLE_KEY] ?? "";
-    writeFileSync(anchorsFile, pem);
-    return pem;
+  const bundle = trustBundleFile({
+    read: async () =>
+      (await core().readNamespacedConfigMap({ namespace, name: TRUST_BUNDLE_CONFIGMAP })).data?.[
+        TRUST_BUNDLE_KEY
+      ],
+    // Only on syncAnchors(): a spec decides when the injector sees a new bundle (a rotation).
+    intervalMs: 0,
+  });
+  await bundle.sync();
+  return {
+    process: proc,
+    namespace,
+    grpcPort,
+    opsPort,
+    anchorsFile: bundle.file,
+    syncAnchors: bundle.sync,
+    stopAnchors: bundle.stop,
   };
-  await syncAnchors();
-  return { process: proc, namespace, grpcPort, opsPort, anchorsFile, syncAnchors };
 }
 
 /** Creates a bare Pod annotated for Dapr and returns it as injected by the webhook. */

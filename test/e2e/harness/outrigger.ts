@@ -63,3 +63,11 @@ export function runningOutriggerProcesses(): OutriggerProcess[] {
 export async function stopAllOutrigger(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop("SIGKILL")));
 }
+
+/**
+ * The injector's --trust-anchors-file for specs in which no daprd runs (kwok runs no containers):
+ * mTLS is on by default, and the injector admits Dapr pods only with a trust bundle. A fixed root
+ * (the injector's golden one) is enough there: nothing verifies against it. The specs that run
+ * the real daprd run a real `outrigger sentry` (daprd-env.ts).
+ */
+export const STATIC_TRUST_ANCHORS_FILE = `${repoRoot}src/injector/testdata/mtls-trust-anchors.pem`;
