@@ -1,10 +1,10 @@
 import type { V1ConfigMap, V1Pod } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
-import { SIDECAR_STATUS_ANNOTATION, expectedSidecarStatus } from "../sidecar/status.ts";
 import { TRUST_ANCHORS_ANNOTATION, anchorFingerprints } from "../sidecar/trust-anchors.ts";
 import { StaleSidecarTracker } from "./stale-sidecar-tracker.ts";
 import { staleSidecar } from "./stale-sidecars.ts";
+import { currentInjectedPod } from "./stale-sidecars.testing.ts";
 import { trimmedPod } from "./trim.ts";
 import { trustBundleOf, type TrustBundle } from "./trust-bundle.ts";
 
@@ -20,29 +20,12 @@ const bundle = (...roots: string[]): V1ConfigMap => ({
 });
 
 /** A current injected pod of app orders, admitted with `anchors` (undefined: no record). */
-function pod(anchors?: string, extra: Partial<V1Pod["metadata"]> = {}): V1Pod {
-  const annotations = { "dapr.io/enabled": "true", "dapr.io/app-id": "orders" };
-  const expected = expectedSidecarStatus(annotations, "orders-1", builtInSidecarDefaults);
-  if (!expected.ok) throw new Error("test pod must be injectable");
-  return {
-    metadata: {
-      name: "orders-1",
-      namespace: "shop",
-      labels: { "dapr.io/app-id": "orders" },
-      annotations: {
-        ...annotations,
-        [SIDECAR_STATUS_ANNOTATION]: JSON.stringify({
-          version: "x",
-          image: expected.image,
-          settingsHash: expected.settingsHash,
-        }),
-        ...(anchors === undefined ? {} : { [TRUST_ANCHORS_ANNOTATION]: anchors }),
-      },
-      ...extra,
-    },
-    status: { phase: "Running" },
-  };
-}
+const pod = (anchors?: string, metadata: Partial<NonNullable<V1Pod["metadata"]>> = {}): V1Pod =>
+  currentInjectedPod(
+    anchors === undefined ? {} : { [TRUST_ANCHORS_ANNOTATION]: anchors },
+    { phase: "Running" },
+    metadata,
+  );
 
 describe("trust bundle: pods a root rotation leaves behind", () => {
   it("fingerprints each certificate of a bundle in order, once, and reads nothing from a bundle without one", () => {
