@@ -25,6 +25,7 @@ describe("controllerConfig", () => {
       concurrency: 4,
       logLevel: "info",
       sidecarDefaults: builtInSidecarDefaults,
+      trustBundleConfigMap: "outrigger-trust-bundle",
       webhookExcludedNamespaces: ["kube-system", "outrigger-system"],
     });
   });
@@ -42,6 +43,14 @@ describe("controllerConfig", () => {
       valid(["--webhook-excluded-namespaces", "a, b,,kube-system"], { POD_NAMESPACE: "ops" })
         .webhookExcludedNamespaces,
     ).to.deep.equal(["a", "b", "kube-system"]);
+  });
+
+  it("names Sentry's trust-bundle ConfigMap, and refuses a name that cannot be one", () => {
+    expect(valid(["--trust-bundle-configmap", "my-bundle"]).trustBundleConfigMap).to.equal("my-bundle");
+    const c = configOf(["--trust-bundle-configmap", "Not_A_Name"]);
+    expect(isProblems(c) && c.problems).to.deep.equal([
+      '--trust-bundle-configmap "Not_A_Name" is not a ConfigMap name',
+    ]);
   });
 
   it("takes the Lease namespace and log level from the environment unless given", () => {

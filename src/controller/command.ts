@@ -14,6 +14,7 @@ import { KubeconfigError, loadApiEndpoint, type ApiEndpoint } from "../shared/ku
 import { logFormatFlag, logFormatFlagValue, processLogger, type LogFormat } from "../shared/log.ts";
 import { parseAddress, startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
+import { TRUST_BUNDLE_CONFIGMAP } from "../sidecar/identity.ts";
 import { sidecarDefaultsFlags, sidecarDefaultsFromFlags } from "../sidecar/flags.ts";
 import { Manager } from "./manager.ts";
 import { createKubeHttp } from "../shared/kube-http.ts";
@@ -53,6 +54,10 @@ const options: Record<string, Flag> = {
   ),
   // The cluster-wide sidecar defaults: pods injected with other ones are reported as stale.
   ...sidecarDefaultsFlags,
+  "trust-bundle-configmap": str(
+    "With --mtls: Sentry's trust-bundle ConfigMap in --sentry-namespace; pods whose trust anchors lack one of its roots are reported stale",
+    TRUST_BUNDLE_CONFIGMAP,
+  ),
 };
 
 /** Everything the controller process needs, validated. */
@@ -67,6 +72,8 @@ export interface ControllerConfig {
   /** undefined: pretty when stdout is a terminal, else json. */
   logFormat?: LogFormat;
   sidecarDefaults: SidecarDefaults;
+  /** Watched only with mTLS on. */
+  trustBundleConfigMap: string;
   webhookExcludedNamespaces: string[];
   /** Set with --delete-uninjected-pods. */
   uninjectedPodDeletesPerMinute?: number;
@@ -96,6 +103,9 @@ export function controllerConfig(
     problems.push(`--log-level ${JSON.stringify(logLevel)}: want ${PROCESS_LOG_LEVELS.join(", ")}`);
   const sidecarDefaults = sidecarDefaultsFromFlags(values, problems);
   const deletesPerMinute = integer("uninjected-pod-deletes-per-minute", 1, 10_000);
+  const trustBundleConfigMap = need("trust-bundle-configmap");
+  if (!/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(trustBundleConfigMap))
+    problems.push(`--trust-bundle-configmap ${JSON.stringify(trustBundleConfigMap)} is not a ConfigMap name`);
   if (problems.length > 0) return { problems };
   const kubeconfig = get("kubeconfig");
   const watchNamespace = get("watch-namespace");
@@ -111,6 +121,7 @@ export function controllerConfig(
     logLevel,
     ...(logFormat ? { logFormat } : {}),
     sidecarDefaults,
+    trustBundleConfigMap,
     webhookExcludedNamespaces:
       excluded === undefined
         ? [...new Set(["kube-system", leaseNamespace])]
@@ -159,6 +170,7 @@ export const controllerCommand: Command<ControllerConfig> = {
       registry,
       concurrency: config.concurrency,
       sidecarDefaults: config.sidecarDefaults,
+      trustBundleConfigMap: config.trustBundleConfigMap,
       webhookExcludedNamespaces: config.webhookExcludedNamespaces,
       ...(config.uninjectedPodDeletesPerMinute
         ? { uninjectedPodDeletesPerMinute: config.uninjectedPodDeletesPerMinute }

@@ -2,7 +2,6 @@ import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { CONFIGURATION_KEY, COMPONENTS_KEY } from "../sidecar/config-secret.ts";
 import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
-import { SIDECAR_STATUS_ANNOTATION, expectedSidecarStatus } from "../sidecar/status.ts";
 import {
   CONFIGURATION_CHANGED_ANNOTATION,
   configurationChangedAt,
@@ -12,6 +11,7 @@ import {
 } from "./configuration-change.ts";
 import { StaleSidecarTracker } from "./stale-sidecar-tracker.ts";
 import { staleSidecar } from "./stale-sidecars.ts";
+import { currentInjectedPod } from "./stale-sidecars.testing.ts";
 import { trimmedPod } from "./trim.ts";
 
 const secret = (configuration: string, components = "c1", changedAt?: string): V1Secret => ({
@@ -29,30 +29,12 @@ function pod(
   startedAt?: string,
   where: "initContainerStatuses" | "containerStatuses" = "initContainerStatuses",
 ): V1Pod {
-  const annotations = { "dapr.io/enabled": "true", "dapr.io/app-id": "orders" };
-  const expected = expectedSidecarStatus(annotations, "orders-1", builtInSidecarDefaults);
-  if (!expected.ok) throw new Error("test pod must be injectable");
-  return {
-    metadata: {
-      name: "orders-1",
-      namespace: "shop",
-      labels: { "dapr.io/app-id": "orders" },
-      annotations: {
-        ...annotations,
-        [SIDECAR_STATUS_ANNOTATION]: JSON.stringify({
-          version: "x",
-          image: expected.image,
-          settingsHash: expected.settingsHash,
-        }),
-      },
-    },
-    status: {
-      phase: "Running",
-      ...(startedAt
-        ? { [where]: [{ name: "daprd", state: { running: { startedAt } } }, { name: "other" }] }
-        : {}),
-    } as V1Pod["status"],
-  };
+  return currentInjectedPod({}, {
+    phase: "Running",
+    ...(startedAt
+      ? { [where]: [{ name: "daprd", state: { running: { startedAt } } }, { name: "other" }] }
+      : {}),
+  } as V1Pod["status"]);
 }
 
 describe("configuration change", () => {

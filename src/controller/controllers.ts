@@ -10,7 +10,7 @@
 //   workflowaccesspolicy-status   likewise
 // A new kind of resource with a status adds its StatusSpec (reconcile-status.ts) and one line
 // in `statusControllers` below.
-import type { KubernetesObject, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { KubernetesObject, V1ConfigMap, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Component, Configuration } from "../apis/types.ts";
@@ -43,6 +43,9 @@ import { generationOrMetadataChanged, readFieldsChanged } from "./runtime/predic
 import type { Informer } from "./runtime/informer.ts";
 import { isOurs, referencedSecretNames } from "./sidecar-config.ts";
 import { StaleSidecarTracker } from "./stale-sidecar-tracker.ts";
+import { trustBundleOf } from "./trust-bundle.ts";
+import { TRUST_ANCHORS_ANNOTATION } from "../sidecar/trust-anchors.ts";
+import { TRUST_BUNDLE_KEY } from "../sidecar/identity.ts";
 import { podDeleter, reconcileUninjectedPods } from "./reconcile-uninjected-pods.ts";
 import { PodFindings } from "./pod-findings.ts";
 import {
@@ -63,6 +66,8 @@ export interface ControllerDepsOptions {
   sidecarDefaults?: SidecarDefaults;
   /** Un-injected pod detection: the metadata-only informer of pods without the injected label. */
   uninjected: UninjectedDetection;
+  /** With mTLS: Sentry's trust-bundle ConfigMap; pods whose anchors lack one of its roots are stale. */
+  trustBundle?: Informer<V1ConfigMap>;
 }
 
 export interface UninjectedDetection {
@@ -104,8 +109,12 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     onWrite: (resource, verb) => metrics.writes.inc({ resource, verb }),
   });
   const results = new AppResults();
-  const tracker = new StaleSidecarTracker(o.sidecarDefaults ?? builtInSidecarDefaults, (namespace, appId) =>
-    configurationChangedAt(caches.secrets.getByName(namespace, sidecarConfigSecretName(appId))),
+  const trustBundle = o.trustBundle;
+  const tracker = new StaleSidecarTracker(
+    o.sidecarDefaults ?? builtInSidecarDefaults,
+    (namespace, appId) =>
+      configurationChangedAt(caches.secrets.getByName(namespace, sidecarConfigSecretName(appId))),
+    () => trustBundle && trustBundleOf(trustBundle.cache.list()[0]),
   );
 
   // Secrets referenced by Components and Configurations, to find their users when one changes.
@@ -294,14 +303,35 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     podChanged(a, b) || daprdStartedAt(a)?.getTime() !== daprdStartedAt(b)?.getTime();
   const podsOf = (namespace: string, appId: string) =>
     caches.pods.listNamespace(namespace).filter((p) => p.metadata?.labels?.[APP_ID_LABEL] === appId);
-  const staleSidecars = newController("stale-sidecars", deps)
+  const staleSidecarsBuilder = newController("stale-sidecars", deps)
     .for(inf.pods, appOfLabel, { updateMatters: podOrDaprdChanged })
     .watches(inf.secrets, (s: V1Secret) => (isOurs(s) ? appOfLabel(s) : []), {
       updateMatters: (a, b) => configurationChangedAt(a)?.getTime() !== configurationChangedAt(b)?.getTime(),
-    })
-    .complete((key, { log }) =>
-      reconcileStaleSidecars(key, { tracker, results, events, requeueStatus, podsOf }, log),
+    });
+  // A new trust bundle (a successor root published, an old one retired): every app with pods
+  // that recorded their anchors is judged again.
+  if (trustBundle)
+    staleSidecarsBuilder.watches(
+      trustBundle,
+      () => {
+        const keys = new Set<string>();
+        for (const p of caches.pods.list())
+          if (p.metadata?.annotations?.[TRUST_ANCHORS_ANNOTATION] !== undefined)
+            for (const k of appOfLabel(p)) keys.add(k);
+        return [...keys];
+      },
+      { updateMatters: (a, b) => a.data?.[TRUST_BUNDLE_KEY] !== b.data?.[TRUST_BUNDLE_KEY] },
     );
+  const staleSidecars = staleSidecarsBuilder.complete(async (key, { log }) => {
+    const result = await reconcileStaleSidecars(
+      key,
+      { tracker, results, events, requeueStatus, podsOf },
+      log,
+    );
+    // Judging pods again may change the count without a pod event.
+    countStale();
+    return result;
+  });
 
   const perMinute = o.uninjected.deletesPerMinute;
   const deletion = perMinute && {

@@ -1,13 +1,14 @@
 // The controller's process shell: the informers (the caches every reconciler reads) and the
 // leadership term. The reconcilers and what triggers them are wired in controllers.ts; each
 // decides through pure functions and writes through the one OwnedWriter.
-import type { KubernetesObject } from "@kubernetes/client-node";
+import type { KubernetesObject, V1ConfigMap } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { KubeHttp } from "../shared/kube-http.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../sidecar/config-secret.ts";
 import { SIDECAR_INJECTED_LABEL } from "../sidecar/status.ts";
+import { TRUST_BUNDLE_CONFIGMAP } from "../sidecar/identity.ts";
 import { detectionMetadata } from "./uninjected-pods.ts";
 import type { ControllerCaches } from "./caches.ts";
 import { setUpControllers, type Controllers } from "./controllers.ts";
@@ -40,6 +41,33 @@ export interface ManagerOptions {
   webhookExcludedNamespaces?: readonly string[];
   /** Delete pods without their sidecar so that their owners recreate them, at most this many a minute. */
   uninjectedPodDeletesPerMinute?: number;
+  /** With mTLS: the name of Sentry's trust-bundle ConfigMap (in `sidecarDefaults.mtls.sentryNamespace`). */
+  trustBundleConfigMap?: string;
+}
+
+type InformerExtras = {
+  labelSelector?: string;
+  fieldSelector?: string;
+  metadataOnly?: boolean;
+  resource?: string;
+  namespace?: string;
+};
+
+/**
+ * With mTLS, a watch of the one ConfigMap where Sentry publishes its trust bundle, in Sentry's
+ * namespace (whatever namespace the rest watches): pods admitted with fewer roots are stale.
+ */
+function trustBundleInformer(
+  opts: ManagerOptions,
+  inf: (rt: ResourceType, t: (o: V1ConfigMap) => V1ConfigMap, e: InformerExtras) => Informer<V1ConfigMap>,
+): Informer<V1ConfigMap> | undefined {
+  const mtls = opts.sidecarDefaults?.mtls;
+  if (!mtls) return undefined;
+  return inf(resources.configMaps, withoutManagedFields, {
+    namespace: mtls.sentryNamespace,
+    fieldSelector: `metadata.name=${opts.trustBundleConfigMap ?? TRUST_BUNDLE_CONFIGMAP}`,
+    resource: "configmaps(trust-bundle)",
+  });
 }
 
 /** The informer of each cache the reconcilers read. */
@@ -56,6 +84,8 @@ export class Manager {
   readonly informers: ControllerInformers;
   /** Pods without the injected label, metadata only: where un-injected pods are found. */
   readonly podMetadata: Informer<KubernetesObject>;
+  /** With mTLS: Sentry's one trust-bundle ConfigMap (trust-bundle.ts). */
+  readonly trustBundle: Informer<V1ConfigMap> | undefined;
   private readonly controllers: Controllers;
   /** The current leadership term; undefined while not leading. */
   private term: object | undefined;
@@ -65,7 +95,7 @@ export class Manager {
     const inf = <T extends KubernetesObject>(
       rt: ResourceType,
       transform: (obj: T) => T,
-      extra: { labelSelector?: string; metadataOnly?: boolean; resource?: string } = {},
+      extra: InformerExtras = {},
     ) =>
       createInformer<T>(opts.http, rt, {
         log: opts.log,
@@ -104,6 +134,7 @@ export class Manager {
       metadataOnly: true,
       resource: "pods(metadata)",
     });
+    this.trustBundle = trustBundleInformer(opts, inf);
     this.controllers = setUpControllers(this.informers, {
       http: opts.http,
       log: opts.log,
@@ -111,6 +142,7 @@ export class Manager {
       clock: opts.clock ?? realClock,
       concurrency: opts.concurrency ?? 4,
       ...(opts.sidecarDefaults ? { sidecarDefaults: opts.sidecarDefaults } : {}),
+      ...(this.trustBundle ? { trustBundle: this.trustBundle } : {}),
       uninjected: {
         informer: this.podMetadata,
         excludedNamespaces: new Set(opts.webhookExcludedNamespaces ?? ["kube-system"]),
@@ -122,7 +154,11 @@ export class Manager {
   }
 
   private all(): Informer<KubernetesObject>[] {
-    return [...Object.values(this.informers), this.podMetadata] as Informer<KubernetesObject>[];
+    return [
+      ...Object.values(this.informers),
+      this.podMetadata,
+      ...(this.trustBundle ? [this.trustBundle] : []),
+    ] as Informer<KubernetesObject>[];
   }
 
   /** Starts the informers. Reconciling starts with startReconciling(), once leading. */

@@ -2,7 +2,8 @@
 // A pod keeps its sidecar until it is restarted, so after an upgrade (a new image, or new
 // sidecar defaults) the running pods lag behind. The injector records what it injected in
 // the pod's status annotation; this compares that record with the current settings. A daprd
-// also lags behind when its app's Configuration changed after it started (configuration-change.ts). Pure.
+// also lags behind when its app's Configuration changed after it started (configuration-change.ts),
+// and when Sentry's trust bundle holds a root its frozen trust anchors lack (trust-bundle.ts). Pure.
 import type { V1Pod } from "@kubernetes/client-node";
 import { expectedSidecarStatus, injectedSidecarStatus } from "../sidecar/status.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
@@ -10,11 +11,12 @@ import { setCondition } from "../apis/conditions.ts";
 import type { Condition, ResourceStatus } from "../apis/types.ts";
 import { APP_ID_LABEL } from "../sidecar/config-secret.ts";
 import { daprdStartedAt, startedBeforeChange } from "./configuration-change.ts";
+import { untrustedRootsOf, type TrustBundle } from "./trust-bundle.ts";
 
 export const SIDECARS_CURRENT_CONDITION = "SidecarsCurrent";
 export const STALE_SIDECAR_REASON = "StaleSidecar";
 
-export type StaleReason = "image" | "settings" | "configuration";
+export type StaleReason = "image" | "settings" | "configuration" | "trust-anchors";
 
 export interface StaleSidecar {
   namespace: string;
@@ -25,14 +27,15 @@ export interface StaleSidecar {
 }
 
 /**
- * Whether the pod's sidecar is stale under `settings`, or runs a Configuration older than the
- * app's, changed at `configurationChangedAt`. Pods that are finished or terminating do not
- * count: restarting them changes nothing.
+ * Whether the pod's sidecar is stale under `settings`, runs a Configuration older than the
+ * app's, changed at `configurationChangedAt`, or lacks a root of Sentry's `trustBundle`. Pods
+ * that are finished or terminating do not count: restarting them changes nothing.
  */
 export function staleSidecar(
   pod: V1Pod,
   settings: SidecarDefaults,
   configurationChangedAt?: Date,
+  trustBundle?: TrustBundle,
 ): StaleSidecar | undefined {
   const injected = injectedSidecarStatus(pod);
   if (!injected) return undefined;
@@ -58,6 +61,11 @@ export function staleSidecar(
     parts.push(
       `Configuration changed at ${configurationChangedAt.toISOString()}, daprd started at ${startedAt.toISOString()} and reads it only at start`,
     );
+  }
+  const untrusted = trustBundle ? untrustedRootsOf(annotations, trustBundle) : undefined;
+  if (untrusted) {
+    reasons.push("trust-anchors");
+    parts.push(untrusted);
   }
   if (reasons.length === 0) return undefined;
   const namespace = pod.metadata?.namespace ?? "";

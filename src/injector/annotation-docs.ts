@@ -10,6 +10,7 @@ import {
   sidecarConfigSecretName,
 } from "../sidecar/config-secret.ts";
 import { SIDECAR_STATUS_ANNOTATION } from "../sidecar/status.ts";
+import { TRUST_ANCHORS_ANNOTATION } from "../sidecar/trust-anchors.ts";
 import { SIDECAR_CONTAINER_NAME, SIDECAR_HTTP_PORT, SIDECAR_PUBLIC_PORT } from "../sidecar/resolve.ts";
 import { METRICS_ENABLED_LABEL, SIDECAR_INJECTED_LABEL, STARTUP_BUDGET_SECONDS } from "./sidecar.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
@@ -78,6 +79,8 @@ export function annotationReferenceMarkdown(settings: SidecarDefaults): string {
     `- Labels \`${SIDECAR_INJECTED_LABEL}: "true"\`, \`dapr.io/app-id\` and \`${METRICS_ENABLED_LABEL}\`.`,
     `- The annotation \`${SIDECAR_STATUS_ANNOTATION}\`: JSON with the Outrigger version, the daprd image and a hash`,
     "  of the sidecar settings, used to find pods whose sidecar is out of date.",
+    `- With mTLS, the annotation \`${TRUST_ANCHORS_ANNOTATION}\`: the SHA-256 of each trust anchor given to daprd, used to`,
+    "  find pods a root rotation leaves behind ([identity.md](identity.md)).",
     "",
     "A pod that already has a `daprd` container is left alone, so a second admission changes nothing.",
     "",

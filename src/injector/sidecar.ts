@@ -22,6 +22,7 @@ import {
   sidecarConfigSecretName,
 } from "../sidecar/config-secret.ts";
 import { SIDECAR_INJECTED_LABEL, SIDECAR_STATUS_ANNOTATION, type SidecarStatus } from "../sidecar/status.ts";
+import { TRUST_ANCHORS_ANNOTATION, anchorFingerprints } from "../sidecar/trust-anchors.ts";
 import {
   SIDECAR_CONTAINER_NAME,
   SIDECAR_HTTP_PORT,
@@ -335,6 +336,10 @@ export function injectedPod(
   metadata.labels = labels;
   const annotations = objectCopy(metadata.annotations);
   annotations[SIDECAR_STATUS_ANNOTATION] = JSON.stringify(status);
+  // What this daprd will trust for its life: the controller reports the pod once Sentry's bundle
+  // holds a root it lacks (a rotation it will not survive).
+  const anchors = s.mtls ? anchorFingerprints(trustAnchorsPem ?? "") : [];
+  if (anchors.length > 0) annotations[TRUST_ANCHORS_ANNOTATION] = anchors.join(",");
   metadata.annotations = annotations;
   return { ...pod, metadata, spec };
 }

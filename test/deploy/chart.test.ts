@@ -505,6 +505,23 @@ describe("the Helm chart", function () {
       expect(grants(ns, "", "secrets", "list")).to.deep.equal([]);
     });
 
+    it("lets the controller read and watch only Sentry's trust bundle, the ConfigMap its flag names", function () {
+      const args = parseContainerArgs(
+        controllerCommand,
+        container(defaults.get("Deployment", "outrigger-controller")).args.slice(1),
+      );
+      const ns = rulesOf(defaults, "Role", "outrigger-controller");
+      for (const verb of ["get", "list", "watch"])
+        expect(grants(ns, "", "configmaps", verb).map((r) => r.resourceNames)).to.deep.equal([
+          [args["trust-bundle-configmap"]],
+        ]);
+      expect(args["trust-bundle-configmap"]).to.equal("outrigger-trust-bundle");
+      expect(args["sentry-namespace"]).to.equal(RELEASE_NS);
+      expect(grants(ns, "", "configmaps", "update")).to.deep.equal([]);
+      const cluster = rulesOf(defaults, "ClusterRole", "outrigger-controller");
+      expect(grants(cluster, "", "configmaps", "get")).to.deep.equal([]);
+    });
+
     it("gives the injector the trust bundle and the same --mtls switch as the controller", function () {
       const args = (name: string) =>
         (defaults.get("Deployment", name).spec.template.spec.containers[0].args as string[]).filter((a) =>

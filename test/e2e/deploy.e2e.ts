@@ -412,6 +412,11 @@ describe("deploying Outrigger with the Helm chart", function () {
     mustNot("controller", "patch", "mutatingwebhookconfigurations", "");
     mustNot("controller", "create", "clusterrolebindings", "");
     mustNot("controller", "patch", "customresourcedefinitions", "");
+    // Sentry's trust bundle, by name only (the named cases are below).
+    mustNot("controller", "list", "configmaps", "release");
+    mustNot("controller", "get", "configmaps/some-other-configmap", "release");
+    mustNot("controller", "watch", "configmaps", "app");
+    mustNot("controller", "update", "configmaps", "release");
     mustNot("injector", "get", "secrets/some-other-secret", "release");
     mustNot("injector", "list", "secrets", "release");
     mustNot("injector", "get", "secrets", "app");
@@ -452,6 +457,10 @@ describe("deploying Outrigger with the Helm chart", function () {
         [`sentry update secrets/${fullname}-sentry-ca release`, true],
         [`sentry get configmaps/${fullname}-trust-bundle release`, true],
         [`sentry update configmaps/${fullname}-trust-bundle release`, true],
+        [`controller get configmaps/${fullname}-trust-bundle release`, true],
+        [`controller list configmaps/${fullname}-trust-bundle release`, true],
+        [`controller watch configmaps/${fullname}-trust-bundle release`, true],
+        [`controller update configmaps/${fullname}-trust-bundle release`, false],
       ];
       const all: Array<[string, boolean]> = [
         ...cases.map(([who, verb, res, ns, ok]) => [`${who} ${verb} ${res} ${ns}`, ok] as [string, boolean]),

@@ -3,6 +3,7 @@ import { expect } from "chai";
 import { readCrd, type CustomResourceDefinition } from "../../apis/crd-schema.ts";
 import { generateCa, generateServingCertificate } from "../../injector/certs.ts";
 import { builtInSidecarDefaults } from "../../sidecar/defaults.ts";
+import { expectedSidecarStatus } from "../../sidecar/status.ts";
 import {
   admissionChecks,
   appChecks,
@@ -298,6 +299,34 @@ describe("check: controller, apps, resources, pods", () => {
       "warn 1 do not (the webhook was not called when they were created): shop/bare-1",
     ]);
     expect(exitCodeOf(results)).to.equal(0);
+  });
+});
+
+describe("check: pods a root rotation leaves behind", () => {
+  it("counts a pod whose trust anchors lack a root of Sentry's bundle as stale, only when the bundle is known", () => {
+    const annotations = { "dapr.io/enabled": "true", "dapr.io/app-id": "orders" };
+    const expected = expectedSidecarStatus(annotations, "orders-1", builtInSidecarDefaults);
+    if (!expected.ok) throw new Error("test pod must be injectable");
+    const [oldRoot, successor] = ["a".repeat(64), "b".repeat(64)];
+    const pod = (anchors: string): V1Pod => ({
+      metadata: {
+        name: `orders-${anchors.length}`,
+        namespace: "shop",
+        labels: { "dapr.io/app-id": "orders" },
+        annotations: {
+          ...annotations,
+          "outrigger.dev/sidecar-status": JSON.stringify({ version: "x", ...expected }),
+          "outrigger.dev/trust-anchors": anchors,
+        },
+      },
+      spec: { containers: [{ name: "app" }], initContainers: [{ name: "daprd" }] },
+      status: { phase: "Running" },
+    });
+    const pods = { ok: true as const, value: [pod(oldRoot), pod(`${oldRoot},${successor}`)] };
+    const bundle = { source: "outrigger-system/outrigger-trust-bundle", fingerprints: [oldRoot, successor] };
+    const [stale] = podChecks(pods, builtInSidecarDefaults, new Set(), bundle);
+    expect(`${stale!.status} ${stale!.message}`).to.equal("warn 1 do: shop/orders-64");
+    expect(podChecks(pods, builtInSidecarDefaults, new Set())[0]!.status).to.equal("ok");
   });
 });
 

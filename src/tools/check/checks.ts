@@ -14,6 +14,7 @@ import { READY_CONDITION } from "../../apis/resources.ts";
 import type { Condition } from "../../apis/types.ts";
 import { appsFromObjects, type AppObjects } from "../../controller/apps.ts";
 import { staleSidecar } from "../../controller/stale-sidecars.ts";
+import type { TrustBundle } from "../../controller/trust-bundle.ts";
 import { uninjectedPod } from "../../controller/uninjected-pods.ts";
 import { certificateTimes, isSignedBy, splitPemBundle } from "../../injector/certs.ts";
 import { canonicalJson } from "../../shared/canonical-json.ts";
@@ -570,10 +571,11 @@ export function podChecks(
   pods: Read<readonly V1Pod[]>,
   defaults: SidecarDefaults,
   excludedNamespaces: ReadonlySet<string>,
+  trustBundle?: TrustBundle,
 ): CheckResult[] {
   if (!pods.ok) return [bad("fail", "pods", "pods can be listed", pods.error)];
   const stale = pods.value
-    .flatMap((p) => staleSidecar(p, defaults) ?? [])
+    .flatMap((p) => staleSidecar(p, defaults, undefined, trustBundle) ?? [])
     .map((s) => `${s.namespace}/${s.pod}`);
   const missing = pods.value
     .filter((p) => p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed")

@@ -13,6 +13,8 @@ import { createKubeHttp, type KubeHttp } from "../../shared/kube-http.ts";
 import { KubeconfigError, loadApiEndpoint } from "../../shared/kubeconfig.ts";
 import type { SidecarDefaults } from "../../sidecar/defaults.ts";
 import { sidecarDefaultsFlags, sidecarDefaultsFromFlags } from "../../sidecar/flags.ts";
+import { TRUST_BUNDLE_CONFIGMAP } from "../../sidecar/identity.ts";
+import { trustBundleOf, type TrustBundle } from "../../controller/trust-bundle.ts";
 import {
   admissionChecks,
   appChecks,
@@ -37,6 +39,7 @@ import {
   readDeployment,
   readDryRunPod,
   readInstallerAccess,
+  readConfigMap,
   readLease,
   readServingCertificate,
   readSidecarConfigSecrets,
@@ -102,6 +105,16 @@ export function checkConfig(values: FlagValues): CheckConfig | Problems {
   };
 }
 
+/**
+ * With mTLS, Sentry's trust bundle, to report pods whose trust anchors lack one of its roots;
+ * unreadable or absent, those pods are not judged (the other checks say why Sentry is missing).
+ */
+async function readTrustBundle(http: KubeHttp, defaults: SidecarDefaults): Promise<TrustBundle | undefined> {
+  if (!defaults.mtls) return undefined;
+  const cm = await readConfigMap(http, defaults.mtls.sentryNamespace, TRUST_BUNDLE_CONFIGMAP);
+  return cm.ok ? trustBundleOf(cm.value) : undefined;
+}
+
 /** The checks before an install: version, admission plugins, the installer's RBAC. */
 export async function preInstallResults(http: KubeHttp, c: CheckConfig): Promise<CheckResult[]> {
   const version = await readVersion(http);
@@ -151,6 +164,7 @@ export async function installationResults(
       objects.ok ? { ok: true, value: objects.value.pods } : objects,
       c.sidecarDefaults,
       new Set(["kube-system", c.namespace]),
+      await readTrustBundle(http, c.sidecarDefaults),
     ),
   ];
 }

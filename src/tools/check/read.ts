@@ -6,6 +6,7 @@ import { X509Certificate } from "node:crypto";
 import tls from "node:tls";
 import type {
   KubernetesObject,
+  V1ConfigMap,
   V1Deployment,
   V1Lease,
   V1MutatingWebhookConfiguration,
@@ -281,6 +282,16 @@ export function readLease(
   name: string,
 ): Promise<Read<V1Lease | undefined>> {
   return attempt(() => getOrUndefined<V1Lease>(http, resourcePath(resources.leases, namespace, name)));
+}
+
+export function readConfigMap(
+  http: KubeHttp,
+  namespace: string,
+  name: string,
+): Promise<Read<V1ConfigMap | undefined>> {
+  return attempt(() =>
+    getOrUndefined<V1ConfigMap>(http, resourcePath(resources.configMaps, namespace, name)),
+  );
 }
 
 export function readDeployment(
