@@ -54,8 +54,6 @@ type CachedType<C> = C extends { get(key: string): infer T | undefined }
 
 export class Manager {
   readonly informers: ControllerInformers;
-  /** Pods without the injected label, metadata only: where un-injected pods are found. */
-  readonly podMetadata: Informer<KubernetesObject>;
   private readonly controllers: Controllers;
   /** The current leadership term; undefined while not leading. */
   private term: object | undefined;
@@ -88,8 +86,16 @@ export class Manager {
       services: inf(resources.services, withoutManagedFields, {
         labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
       }),
-      // Only injected pods: every other pod of the cluster is filtered out by the API server.
-      pods: inf(resources.pods, trimmedPod),
+      // Only injected pods (the label the injector adds): the API server filters out every
+      // other pod of the cluster, which podMetadata sees as metadata only.
+      pods: inf(resources.pods, trimmedPod, { labelSelector: SIDECAR_INJECTED_LABEL }),
+      // Every other pod, metadata only: the server sends no spec or status. Un-injected pods
+      // are found here, and bare pods that ask for a sidecar are apps (docs/controller.md).
+      podMetadata: inf(resources.pods, detectionMetadata, {
+        labelSelector: `!${SIDECAR_INJECTED_LABEL}`,
+        metadataOnly: true,
+        resource: "pods(metadata)",
+      }),
       deployments: inf(resources.deployments, trimmedWorkload),
       statefulSets: inf(resources.statefulSets, trimmedWorkload),
       daemonSets: inf(resources.daemonSets, trimmedWorkload),
@@ -97,13 +103,6 @@ export class Manager {
       jobs: inf(resources.jobs, trimmedWorkload),
       cronJobs: inf(resources.cronJobs, trimmedCronJob),
     };
-    // Metadata only, and only pods the injector did not label: the server filters out every
-    // injected pod, and sends no spec or status of the others (docs/controller.md).
-    this.podMetadata = inf(resources.pods, detectionMetadata, {
-      labelSelector: `!${SIDECAR_INJECTED_LABEL}`,
-      metadataOnly: true,
-      resource: "pods(metadata)",
-    });
     this.controllers = setUpControllers(this.informers, {
       http: opts.http,
       log: opts.log,
@@ -112,7 +111,6 @@ export class Manager {
       concurrency: opts.concurrency ?? 4,
       ...(opts.sidecarDefaults ? { sidecarDefaults: opts.sidecarDefaults } : {}),
       uninjected: {
-        informer: this.podMetadata,
         excludedNamespaces: new Set(opts.webhookExcludedNamespaces ?? ["kube-system"]),
         ...(opts.uninjectedPodDeletesPerMinute
           ? { deletesPerMinute: opts.uninjectedPodDeletesPerMinute }
@@ -122,7 +120,7 @@ export class Manager {
   }
 
   private all(): Informer<KubernetesObject>[] {
-    return [...Object.values(this.informers), this.podMetadata] as Informer<KubernetesObject>[];
+    return Object.values(this.informers) as Informer<KubernetesObject>[];
   }
 
   /** Starts the informers. Reconciling starts with startReconciling(), once leading. */
