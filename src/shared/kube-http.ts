@@ -165,8 +165,12 @@ export function createKubeHttp(endpoint: ApiEndpoint): KubeHttp {
 
 function readAll(response: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const onData = (c: Buffer) => chunks.push(c);
+    // Decoded chunk by chunk into one string: Buffer.concat of a whole list page made one large
+    // native allocation per page, and glibc kept the freed ones in the process (45 MiB of malloc
+    // heap after listing 5,000 pods' metadata, where the V8 heap held 27 MiB).
+    let text = "";
+    response.setEncoding("utf8");
+    const onData = (chunk: string) => (text += chunk);
     const onClose = () => {
       if (!response.complete)
         settle(() =>
@@ -181,7 +185,7 @@ function readAll(response: http.IncomingMessage): Promise<string> {
       response.on("error", ignoreLateError);
       fn();
     };
-    const onEnd = () => settle(() => resolve(Buffer.concat(chunks).toString("utf8")));
+    const onEnd = () => settle(() => resolve(text));
     const onError = (err: Error) => settle(() => reject(err));
     response.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
   });
