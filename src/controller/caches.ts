@@ -28,6 +28,7 @@ import { leftoverAppServices } from "./app-service.ts";
 import type { AppResults } from "./app-results.ts";
 import { ObjectCache, type ObjectCacheReader } from "./runtime/cache.ts";
 import { leftoverSidecarConfigSecrets } from "./sidecar-config.ts";
+import { appIdAskedFor, type PodMetadata } from "./uninjected-pods.ts";
 
 export interface ControllerCaches {
   components: ObjectCacheReader<Component>;
@@ -40,7 +41,10 @@ export interface ControllerCaches {
   secrets: ObjectCacheReader<V1Secret>;
   /** Only the Services carrying our managed-by label. */
   services: ObjectCacheReader<V1Service>;
+  /** Only the pods the injector labelled (`dapr.io/sidecar-injected`), trimmed. */
   pods: ObjectCacheReader<V1Pod>;
+  /** Every other pod, metadata only (detectionMetadata): un-injected pods and unrelated ones. */
+  podMetadata: ObjectCacheReader<PodMetadata & KubernetesObject>;
   deployments: ObjectCacheReader<V1Deployment>;
   statefulSets: ObjectCacheReader<V1StatefulSet>;
   daemonSets: ObjectCacheReader<V1DaemonSet>;
@@ -72,7 +76,9 @@ export function appObjects(c: ControllerCaches, namespace?: string): AppObjects 
   const of = <T extends KubernetesObject>(cache: ObjectCacheReader<T>) =>
     namespace === undefined ? cache.list() : cache.listNamespace(namespace);
   return {
-    pods: of(c.pods),
+    // A pod the injector did not label is an app source only when it asks for a sidecar (a bare
+    // pod while the webhook was down). Its phase is not in its metadata: it counts as running.
+    pods: [...of(c.pods), ...of(c.podMetadata).filter((p) => appIdAskedFor(p) !== undefined)],
     deployments: of(c.deployments),
     statefulSets: of(c.statefulSets),
     daemonSets: of(c.daemonSets),
@@ -115,6 +121,7 @@ export function cachesOf(objects: Iterable<KubernetesObject>): ControllerCaches 
     secrets: new ObjectCache<V1Secret>(),
     services: new ObjectCache<V1Service>(),
     pods: new ObjectCache<V1Pod>(),
+    podMetadata: new ObjectCache<PodMetadata & KubernetesObject>(),
     deployments: new ObjectCache<V1Deployment>(),
     statefulSets: new ObjectCache<V1StatefulSet>(),
     daemonSets: new ObjectCache<V1DaemonSet>(),

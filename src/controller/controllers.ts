@@ -64,14 +64,13 @@ export interface ControllerDepsOptions {
   clock: Clock;
   concurrency: number;
   sidecarDefaults?: SidecarDefaults;
-  /** Un-injected pod detection: the metadata-only informer of pods without the injected label. */
+  /** Un-injected pod detection (it reads the metadata-only informer of pods without the injected label). */
   uninjected: UninjectedDetection;
   /** With mTLS: Sentry's trust-bundle ConfigMap; pods whose anchors lack one of its roots are stale. */
   trustBundle?: Informer<V1ConfigMap>;
 }
 
 export interface UninjectedDetection {
-  informer: Informer<PodMetadata & KubernetesObject>;
   /** Namespaces the webhook configuration never sends. */
   excludedNamespaces: ReadonlySet<string>;
   /** Delete such pods, at most this many a minute; undefined: never. */
@@ -162,7 +161,8 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
   });
   const countStale = () => metrics.staleSidecars.set(tracker.size());
   inf.pods.addEventHandler({ onAdd: countStale, onUpdate: countStale, onDelete: countStale });
-  const { informer: podMetadata, excludedNamespaces } = o.uninjected;
+  const podMetadata = inf.podMetadata;
+  const { excludedNamespaces } = o.uninjected;
   const uninjected = new PodFindings<PodMetadata & KubernetesObject, UninjectedPod>((p) =>
     uninjectedPod(p, excludedNamespaces),
   );
@@ -197,7 +197,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
   // Workloads are trimmed to what app discovery reads; their status churn is noise.
   const workloadChanged = { updateMatters: readFieldsChanged };
   // Pod status changes do not matter, except the phase (a finished pod is no longer an app source).
-  const podChanged = (a: V1Pod, b: V1Pod) => podIdentity(a) !== podIdentity(b);
+  const podChanged = (a: V1Pod | PodMetadata, b: V1Pod | PodMetadata) => podIdentity(a) !== podIdentity(b);
   const workloads = [
     inf.deployments,
     inf.statefulSets,
@@ -206,8 +206,13 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     inf.jobs,
     inf.cronJobs,
   ];
+  // A pod without the injected label matters only while it asks for a sidecar (a bare one is an
+  // app); one that stops asking maps from its old version.
+  const appsOfAskingPod = (p: PodMetadata & KubernetesObject) =>
+    appIdAskedFor(p) === undefined ? [] : appsOfNamespace(p);
   const withAppSources = <B extends ReturnType<typeof newController>>(b: B): B => {
     for (const w of workloads) b.watches(w as Informer<KubernetesObject>, appsOfNamespace, workloadChanged);
+    b.watches(podMetadata, appsOfAskingPod, { updateMatters: podChanged, mapOldToo: true });
     return b.watches(inf.pods, appsOfNamespace, { updateMatters: podChanged });
   };
 
@@ -390,16 +395,17 @@ function namespacesWithApps(c: ControllerCaches): Set<string> {
   // Namespaces holding our objects too: their apps may be gone and need pruning.
   for (const s of c.services.list()) out.add(ns(s));
   for (const s of c.secrets.list()) if (isOurs(s)) out.add(ns(s));
+  for (const p of c.podMetadata.list()) if (appIdAskedFor(p) !== undefined) out.add(ns(p));
   return out;
 }
 
 /** What of a pod decides app membership; status noise (conditions, IPs) is left out. */
-function podIdentity(p: V1Pod): string {
+function podIdentity(p: V1Pod | PodMetadata): string {
   return contentHash({
     a: p.metadata?.annotations ?? null,
     l: p.metadata?.labels ?? null,
     o: p.metadata?.ownerReferences ?? null,
-    phase: p.status?.phase ?? null,
+    phase: ("status" in p ? p.status?.phase : undefined) ?? null,
     d: p.metadata?.deletionTimestamp ?? null,
   });
 }

@@ -82,8 +82,6 @@ type CachedType<C> = C extends { get(key: string): infer T | undefined }
 
 export class Manager {
   readonly informers: ControllerInformers;
-  /** Pods without the injected label, metadata only: where un-injected pods are found. */
-  readonly podMetadata: Informer<KubernetesObject>;
   /** With mTLS: Sentry's one trust-bundle ConfigMap (trust-bundle.ts). */
   readonly trustBundle: Informer<V1ConfigMap> | undefined;
   private readonly controllers: Controllers;
@@ -118,8 +116,16 @@ export class Manager {
       services: inf(resources.services, withoutManagedFields, {
         labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
       }),
-      // Only injected pods: every other pod of the cluster is filtered out by the API server.
-      pods: inf(resources.pods, trimmedPod),
+      // Only injected pods (the label the injector adds): the API server filters out every
+      // other pod of the cluster, which podMetadata sees as metadata only.
+      pods: inf(resources.pods, trimmedPod, { labelSelector: SIDECAR_INJECTED_LABEL }),
+      // Every other pod, metadata only: the server sends no spec or status. Un-injected pods
+      // are found here, and bare pods that ask for a sidecar are apps (docs/controller.md).
+      podMetadata: inf(resources.pods, detectionMetadata, {
+        labelSelector: `!${SIDECAR_INJECTED_LABEL}`,
+        metadataOnly: true,
+        resource: "pods(metadata)",
+      }),
       deployments: inf(resources.deployments, trimmedWorkload),
       statefulSets: inf(resources.statefulSets, trimmedWorkload),
       daemonSets: inf(resources.daemonSets, trimmedWorkload),
@@ -127,13 +133,6 @@ export class Manager {
       jobs: inf(resources.jobs, trimmedWorkload),
       cronJobs: inf(resources.cronJobs, trimmedCronJob),
     };
-    // Metadata only, and only pods the injector did not label: the server filters out every
-    // injected pod, and sends no spec or status of the others (docs/controller.md).
-    this.podMetadata = inf(resources.pods, detectionMetadata, {
-      labelSelector: `!${SIDECAR_INJECTED_LABEL}`,
-      metadataOnly: true,
-      resource: "pods(metadata)",
-    });
     this.trustBundle = trustBundleInformer(opts, inf);
     this.controllers = setUpControllers(this.informers, {
       http: opts.http,
@@ -144,7 +143,6 @@ export class Manager {
       ...(opts.sidecarDefaults ? { sidecarDefaults: opts.sidecarDefaults } : {}),
       ...(this.trustBundle ? { trustBundle: this.trustBundle } : {}),
       uninjected: {
-        informer: this.podMetadata,
         excludedNamespaces: new Set(opts.webhookExcludedNamespaces ?? ["kube-system"]),
         ...(opts.uninjectedPodDeletesPerMinute
           ? { deletesPerMinute: opts.uninjectedPodDeletesPerMinute }
@@ -156,7 +154,6 @@ export class Manager {
   private all(): Informer<KubernetesObject>[] {
     return [
       ...Object.values(this.informers),
-      this.podMetadata,
       ...(this.trustBundle ? [this.trustBundle] : []),
     ] as Informer<KubernetesObject>[];
   }

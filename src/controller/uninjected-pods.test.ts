@@ -107,14 +107,25 @@ describe("uninjectedPod", () => {
       },
     );
     const kept = detectionMetadata(full);
+    // A pod that asks for a sidecar keeps its annotations (a bare one is an app), not kubectl's copy.
     expect(Object.keys(kept.metadata?.annotations ?? {})).to.deep.equal([
       "dapr.io/enabled",
       "dapr.io/app-id",
+      "dapr.io/app-port",
     ]);
     expect(kept.metadata?.labels).to.deep.equal({});
     expect(kept.metadata?.managedFields).to.equal(undefined);
     expect(kept.metadata?.ownerReferences?.map((o) => o.kind)).to.deep.equal(["ReplicaSet"]);
     expect(uninjectedPod(kept, EXCLUDED)).to.deep.equal(uninjectedPod(full, EXCLUDED));
+  });
+
+  it("keeps next to nothing of a pod that does not ask for a sidecar", () => {
+    const kept = detectionMetadata(
+      pod({ "team.example/owner": "x".repeat(1000) }, { app: "web", tier: "front" }),
+    );
+    expect(kept.metadata?.annotations).to.deep.equal({});
+    expect(kept.metadata?.labels).to.deep.equal({});
+    expect(appIdAskedFor(kept)).to.equal(undefined);
   });
 });
 

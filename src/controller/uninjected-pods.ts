@@ -12,6 +12,7 @@ import type { Condition, ResourceStatus } from "../apis/types.ts";
 import { annotations } from "../sidecar/annotations.ts";
 import { SIDECAR_INJECTED_LABEL } from "../sidecar/status.ts";
 import type { PodFinding } from "./pod-findings.ts";
+import { LAST_APPLIED } from "./sidecar-config.ts";
 
 export const SIDECAR_MISSING_REASON = "SidecarMissing";
 export const SIDECARS_INJECTED_CONDITION = "SidecarsInjected";
@@ -39,7 +40,11 @@ export interface PodMetadata {
   metadata?: V1ObjectMeta;
 }
 
-/** What the detection keeps of a pod's metadata: the fields `uninjectedPod` reads. */
+/**
+ * What the controller keeps of a pod without the injected label: the fields `uninjectedPod`
+ * reads and, for a pod that asks for a sidecar, every annotation (a bare one is an app, whose
+ * sidecar config reads them). Pods that do not ask keep next to nothing.
+ */
 export function detectionMetadata<T extends PodMetadata>(pod: T): T {
   const m = pod.metadata ?? {};
   const keep = (from: Record<string, string> | undefined, keys: string[]) => {
@@ -47,6 +52,7 @@ export function detectionMetadata<T extends PodMetadata>(pod: T): T {
     for (const k of keys) if (from?.[k] !== undefined) out[k] = from[k];
     return out;
   };
+  const asks = m.annotations?.[annotations.enabled.key] !== undefined;
   return {
     ...pod,
     metadata: {
@@ -57,9 +63,17 @@ export function detectionMetadata<T extends PodMetadata>(pod: T): T {
       ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
       ...(m.ownerReferences ? { ownerReferences: m.ownerReferences.filter((o) => o.controller) } : {}),
       labels: keep(m.labels, [SIDECAR_INJECTED_LABEL]),
-      annotations: keep(m.annotations, [annotations.enabled.key, annotations.appId.key]),
+      annotations: asks
+        ? withoutLastApplied(m.annotations ?? {})
+        : keep(m.annotations, [annotations.enabled.key, annotations.appId.key]),
     },
   };
+}
+
+function withoutLastApplied(a: Record<string, string>): Record<string, string> {
+  if (a[LAST_APPLIED] === undefined) return a;
+  const { [LAST_APPLIED]: _lastApplied, ...rest } = a;
+  return rest;
 }
 
 /**

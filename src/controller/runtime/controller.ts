@@ -33,6 +33,8 @@ export type MapFunc<T> = (obj: T) => Iterable<string>;
 export interface WatchOptions<T> {
   /** Whether an update is worth mapping at all (default: every update is). */
   updateMatters?: (oldObj: T, newObj: T) => boolean;
+  /** Map an update from the old object too: for a map that returns nothing for some contents. */
+  mapOldToo?: boolean;
 }
 
 export interface ControllerDeps {
@@ -105,7 +107,7 @@ export class ControllerBuilder {
           if (opts.updateMatters && !opts.updateMatters(oldObj, newObj)) return;
           addAll(newObj);
           // An object that moved (a namespace change) also maps from where it was.
-          if (oldObj.metadata?.namespace !== newObj.metadata?.namespace) addAll(oldObj);
+          if (opts.mapOldToo || oldObj.metadata?.namespace !== newObj.metadata?.namespace) addAll(oldObj);
         },
       });
     }
