@@ -169,6 +169,8 @@ async function startInjector(
       `--ops-address=127.0.0.1:${opsPort}`,
       `--log-level=${opts.logLevel}`,
       "--resync-interval=1h",
+      // mTLS is on by default, and the injector is ready only with a trust bundle: a fixed root.
+      `--trust-anchors-file=${repoRoot}src/injector/testdata/mtls-trust-anchors.pem`,
     ],
     logFile: join(opts.outDir, `injector${tag}.log`),
     env: { NODE_ENV: "production" },
