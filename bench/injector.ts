@@ -175,7 +175,11 @@ async function startInjector(
     logFile: join(opts.outDir, `injector${tag}.log`),
     env: { NODE_ENV: "production" },
   });
-  await waitForReady(proc, `http://127.0.0.1:${opsPort}/readyz`, 30_000);
+  // An injector that never gets ready is stopped here: nobody else holds it.
+  await waitForReady(proc, `http://127.0.0.1:${opsPort}/readyz`, 30_000).catch(async (err: unknown) => {
+    await proc.stop();
+    throw err;
+  });
   return { name: "injector", proc, url: `https://127.0.0.1:${port}/mutate`, expect: "patch" };
 }
 
