@@ -41,6 +41,13 @@ import {
 import { type JsonObject } from "./decide.ts";
 
 // The controller finds pods the webhook never saw by this label (it lives beside the status annotation).
+// The bundle changes when Sentry rotates, not per pod: fingerprint it once per content, not per admission.
+let lastBundle: { pem: string; fingerprints: string[] } | undefined;
+function fingerprintsOfBundle(pem: string): string[] {
+  if (lastBundle?.pem !== pem) lastBundle = { pem, fingerprints: anchorFingerprints(pem) };
+  return lastBundle.fingerprints;
+}
+
 export { SIDECAR_INJECTED_LABEL };
 export const METRICS_ENABLED_LABEL = "dapr.io/metrics-enabled";
 export const PORT_NAMES = {
@@ -338,7 +345,7 @@ export function injectedPod(
   annotations[SIDECAR_STATUS_ANNOTATION] = JSON.stringify(status);
   // What this daprd will trust for its life: the controller reports the pod once Sentry's bundle
   // holds a root it lacks (a rotation it will not survive).
-  const anchors = s.mtls ? anchorFingerprints(trustAnchorsPem ?? "") : [];
+  const anchors = s.mtls ? fingerprintsOfBundle(trustAnchorsPem ?? "") : [];
   if (anchors.length > 0) annotations[TRUST_ANCHORS_ANNOTATION] = anchors.join(",");
   metadata.annotations = annotations;
   return { ...pod, metadata, spec };
