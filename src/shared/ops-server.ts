@@ -1,7 +1,6 @@
 // The operations endpoints every Outrigger process serves: /healthz (the process is alive),
 // /readyz (it can do its job) and /metrics (Prometheus text from the registry passed in).
-import express from "express";
-import type { Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { Logger } from "./log.ts";
 
@@ -21,27 +20,65 @@ export function parseAddress(address: string): { host: string; port: number } {
   return { host: address.slice(0, i) || "0.0.0.0", port };
 }
 
-export async function startOpsServer(opts: OpsServerOptions): Promise<Server> {
-  const app = express();
-  app.disable("x-powered-by");
-  app.get("/healthz", (_req, res) => void res.type("text").send("ok"));
-  app.get("/readyz", (_req, res) => {
+const OPS_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/**
+ * The answer to one request on the ops endpoints: GET (or HEAD) of a known path, 405 for other
+ * methods on it, 404 elsewhere. Plain node:http rather than express: importing express cost each
+ * process 150 ms of CPU and about 20 MiB of RSS at start, for three fixed routes.
+ */
+async function opsAnswer(
+  method: string,
+  path: string,
+  opts: OpsServerOptions,
+): Promise<{ status: number; type: string; body: string; headers?: Record<string, string> }> {
+  const text = "text/plain; charset=utf-8";
+  if (!OPS_PATHS.has(path)) return { status: 404, type: text, body: `no such endpoint: ${path}\n` };
+  if (method !== "GET" && method !== "HEAD")
+    return {
+      status: 405,
+      type: text,
+      body: `${method} not allowed; use GET\n`,
+      headers: { Allow: "GET, HEAD" },
+    };
+  if (path === "/healthz") return { status: 200, type: text, body: "ok" };
+  if (path === "/readyz") {
     const ready = opts.isReady();
-    res
-      .status(ready ? 200 : 503)
-      .type("text")
-      .send(ready ? "ok" : "not ready");
-  });
-  app.get("/metrics", async (_req, res) => {
-    res.type(opts.registry.contentType).send(await opts.registry.metrics());
-  });
+    return { status: ready ? 200 : 503, type: text, body: ready ? "ok" : "not ready" };
+  }
+  return { status: 200, type: opts.registry.contentType, body: await opts.registry.metrics() };
+}
+
+function handleOpsRequest(req: IncomingMessage, res: ServerResponse, opts: OpsServerOptions): void {
+  const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+  opsAnswer(req.method ?? "GET", path, opts).then(
+    (a) => {
+      res.writeHead(a.status, {
+        "Content-Type": a.type,
+        "Content-Length": Buffer.byteLength(a.body),
+        ...a.headers,
+      });
+      res.end(req.method === "HEAD" ? undefined : a.body);
+    },
+    (err: unknown) => {
+      opts.log.error({ err, path }, "ops endpoint failed");
+      res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" });
+      res.end("internal error\n");
+    },
+  );
+}
+
+export async function startOpsServer(opts: OpsServerOptions): Promise<Server> {
+  const server = createServer((req, res) => handleOpsRequest(req, res, opts));
   const { host, port } = parseAddress(opts.address);
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, () => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      server.on("error", (err) => opts.log.error({ err }, "ops server error"));
       opts.log.info({ address: server.address() }, "ops server listening");
       resolve(server);
     });
-    server.once("error", reject);
   });
 }
 
