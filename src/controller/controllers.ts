@@ -29,6 +29,7 @@ import { controllerMetrics } from "./metrics.ts";
 import { OwnedWriter, type StatusKind } from "./owned-writer.ts";
 import { reconcileAppService } from "./reconcile-app-service.ts";
 import { reconcileSidecarConfig } from "./reconcile-sidecar-config.ts";
+import { renderMemo } from "./render-memo.ts";
 import { reconcileStaleSidecars } from "./reconcile-stale-sidecars.ts";
 import {
   componentStatusSpec,
@@ -108,6 +109,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     onWrite: (resource, verb) => metrics.writes.inc({ resource, verb }),
   });
   const results = new AppResults();
+  const memo = renderMemo();
   const trustBundle = o.trustBundle;
   const tracker = new StaleSidecarTracker(
     o.sidecarDefaults ?? builtInSidecarDefaults,
@@ -290,6 +292,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
           results,
           writer,
           events,
+          memo,
           onResultsChanged: (changed) => {
             metrics.apps.set(results.size());
             metrics.components.set(caches.components.size());

@@ -6,6 +6,7 @@ import { AppResults, type ResourceRef } from "./app-results.ts";
 import { appsIn, cachesOf } from "./caches.ts";
 import { fakeWriter, silentLog } from "./reconcile.testing.ts";
 import { reconcileSidecarConfig, renderSidecarConfig } from "./reconcile-sidecar-config.ts";
+import { renderMemo } from "./render-memo.ts";
 
 const NS = "shop";
 const pod = (name: string, appId = "orders"): KubernetesObject =>
@@ -37,6 +38,7 @@ function setUp(objects: KubernetesObject[], fail?: Parameters<typeof fakeWriter>
     results,
     writer,
     events,
+    memo: renderMemo(),
     onResultsChanged: (c: ResourceRef[]) => changed.push(...c),
     now: () => new Date("2026-12-01T12:00:00.000Z"),
   };

@@ -10,6 +10,7 @@ import { appsIn, deliveredCaches, type ControllerCaches, type DeliveredCacheName
 import { withConfigurationChangedAt } from "./configuration-change.ts";
 import type { EventSink } from "./event-recorder.ts";
 import type { OwnedWriter } from "./owned-writer.ts";
+import { NO_MEMO, type RenderMemo } from "./render-memo.ts";
 import { splitKey } from "./runtime/cache.ts";
 import type { ReconcileResult } from "./runtime/controller.ts";
 import {
@@ -33,6 +34,7 @@ export function renderSidecarConfig(
     app.namespace,
     sidecarConfigSecretName(app.appId),
   ),
+  memo: RenderMemo = NO_MEMO,
 ): { config: SidecarConfig; secret: V1Secret } {
   const configuration = app.configName
     ? caches.configurations.getByName(app.namespace, app.configName)
@@ -49,6 +51,7 @@ export function renderSidecarConfig(
         cache.listNamespace(app.namespace),
       ]),
     ),
+    memo,
   );
   return { config, secret: sidecarConfigSecret(app, config) };
 }
@@ -58,6 +61,8 @@ export interface SidecarConfigIO {
   results: AppResults;
   writer: OwnedWriter;
   events: EventSink;
+  /** What rendering each resource gave, for the next app it reaches. */
+  memo: RenderMemo;
   /** The resources whose status depends on what changed in this app's results. */
   onResultsChanged(changed: ResourceRef[]): void;
   now(): Date;
@@ -79,7 +84,7 @@ export async function reconcileSidecarConfig(
     io.onResultsChanged(io.results.set(namespace, key, undefined));
     return;
   }
-  const { config, secret: rendered } = renderSidecarConfig(app, io.caches, existing);
+  const { config, secret: rendered } = renderSidecarConfig(app, io.caches, existing, io.memo);
   const desired = withConfigurationChangedAt(rendered, existing, io.now());
   if (existing && !isOurs(existing)) {
     await io.writer.conflict(

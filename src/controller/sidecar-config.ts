@@ -3,7 +3,7 @@
 // previous Secret is passed in. docs/sidecar-config.md describes the format and every rule.
 
 import type { V1ObjectMeta, V1Secret } from "@kubernetes/client-node";
-import { dump } from "js-yaml";
+import { NO_MEMO, type RenderMemo } from "./render-memo.ts";
 import { parseManifests } from "../apis/crd-schema.ts";
 import { DAPR_API_VERSION } from "../apis/resources.ts";
 import type { Component, Configuration, MetadataItem, Subscription } from "../apis/types.ts";
@@ -334,6 +334,7 @@ export function desiredSidecarConfig(
   secrets: SecretLookup,
   previous: V1Secret | undefined,
   delivered: DeliveredResources = {},
+  memo: RenderMemo = NO_MEMO,
 ): SidecarConfig {
   // Parsed only when something is broken: the common case never reads the previous YAML.
   let parsedLastGood: ReturnType<typeof lastGoodResources> | undefined;
@@ -341,7 +342,7 @@ export function desiredSidecarConfig(
   const { documents, results: componentResults } = renderScoped(
     app,
     components,
-    (c) => resolveComponent(c, secrets),
+    (c) => memo.resolve(c, secrets, resolveComponent),
     (name) => lastGood().components.get(name),
   );
   const resources = {} as Record<DeliveredKind, ResourceResult[]>;
@@ -350,11 +351,11 @@ export function desiredSidecarConfig(
     const scoped = renderScoped(
       app,
       delivered[k.kind] ?? [],
-      (o) => k.resolve(o, secrets),
+      (o) => memo.resolve(o, secrets, k.resolve),
       (name) => lastGood().delivered.get(k.kind)?.get(name),
     );
     resources[k.kind] = scoped.results;
-    deliveredFiles[k.key] = documentsFile(app, k.title, scoped.documents);
+    deliveredFiles[k.key] = documentsFile(app, k.title, scoped.documents, memo);
   }
   resources.Subscription = withPubsubCheck(
     app.appId,
@@ -366,13 +367,13 @@ export function desiredSidecarConfig(
   const { document: configDocument, result: configResult } = renderConfiguration(
     app,
     configuration,
-    secrets,
+    (c) => memo.resolve(c, secrets, resolveConfiguration),
     () => lastGood().configuration,
   );
 
   const data = {
-    [COMPONENTS_KEY]: componentsFile(app, documents),
-    [CONFIGURATION_KEY]: configurationFile(app, configDocument),
+    [COMPONENTS_KEY]: componentsFile(app, documents, memo),
+    [CONFIGURATION_KEY]: configurationFile(app, configDocument, memo),
     ...deliveredFiles,
   };
   const envRefs = configuration
@@ -446,7 +447,7 @@ function renderScoped<T extends { metadata?: V1ObjectMeta; scopes?: string[] }>(
 function renderConfiguration(
   app: Pick<App, "namespace" | "configName">,
   configuration: Configuration | undefined,
-  secrets: SecretLookup,
+  resolve: (configuration: Configuration) => Resolution,
   lastGoodConfiguration: () => Record<string, unknown> | undefined,
 ): { document: Record<string, unknown>; result: ConfigurationResult } {
   const name = app.configName;
@@ -467,7 +468,7 @@ function renderConfiguration(
       result: { ...base, reason: "NotFound", served: "default" },
     };
   }
-  const resolution = resolveConfiguration(configuration, secrets);
+  const resolution = resolve(configuration);
   if (resolution.ok)
     return { document: resolution.rendered, result: { ...base, reason: "Ready", served: "current" } };
   const reason = resolution.problems[0]?.reason ?? "SecretNotFound";
@@ -498,8 +499,6 @@ function expansionWarnings(configurationFile: string, envRefs: readonly string[]
 
 // --- File format -----------------------------------------------------------------------------
 
-const DUMP_OPTIONS = { lineWidth: -1, noRefs: true } as const;
-
 function header(app: Pick<App, "namespace" | "appId">, what: string): string {
   return `# ${what} of app "${app.appId}" in namespace "${app.namespace}", written by the Outrigger controller. Edits are overwritten.\n`;
 }
@@ -512,8 +511,9 @@ function header(app: Pick<App, "namespace" | "appId">, what: string): string {
 function componentsFile(
   app: Pick<App, "namespace" | "appId">,
   documents: readonly Record<string, unknown>[],
+  memo: RenderMemo,
 ): string {
-  return documentsFile(app, "Components", documents);
+  return documentsFile(app, "Components", documents, memo);
 }
 
 /** Same format as componentsFile, for the other kinds of the resources path. */
@@ -521,12 +521,17 @@ function documentsFile(
   app: Pick<App, "namespace" | "appId">,
   title: string,
   documents: readonly Record<string, unknown>[],
+  memo: RenderMemo,
 ): string {
-  return header(app, title) + documents.map((d) => dump(d, DUMP_OPTIONS)).join("---\n");
+  return header(app, title) + documents.map((d) => memo.yaml(d)).join("---\n");
 }
 
-function configurationFile(app: Pick<App, "namespace" | "appId">, document: Record<string, unknown>): string {
-  return header(app, "Configuration") + dump(document, DUMP_OPTIONS);
+function configurationFile(
+  app: Pick<App, "namespace" | "appId">,
+  document: Record<string, unknown>,
+  memo: RenderMemo,
+): string {
+  return header(app, "Configuration") + memo.yaml(document);
 }
 
 /** The resources of a rendered sidecar config file, parsed as daprd parses them (YAML 1.1). */
