@@ -9,7 +9,7 @@ import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../sidecar/config-secret.ts";
 import { SIDECAR_INJECTED_LABEL } from "../sidecar/status.ts";
 import { TRUST_BUNDLE_CONFIGMAP } from "../sidecar/identity.ts";
-import { detectionMetadata } from "./uninjected-pods.ts";
+import { appIdAskedFor, detectionMetadata } from "./uninjected-pods.ts";
 import type { ControllerCaches } from "./caches.ts";
 import { setUpControllers, type Controllers } from "./controllers.ts";
 import { realClock, type Clock } from "./runtime/clock.ts";
@@ -45,7 +45,8 @@ export interface ManagerOptions {
   trustBundleConfigMap?: string;
 }
 
-type InformerExtras = {
+type InformerExtras<T> = {
+  keep?: (obj: T) => boolean;
   labelSelector?: string;
   fieldSelector?: string;
   metadataOnly?: boolean;
@@ -59,7 +60,11 @@ type InformerExtras = {
  */
 function trustBundleInformer(
   opts: ManagerOptions,
-  inf: (rt: ResourceType, t: (o: V1ConfigMap) => V1ConfigMap, e: InformerExtras) => Informer<V1ConfigMap>,
+  inf: (
+    rt: ResourceType,
+    t: (o: V1ConfigMap) => V1ConfigMap,
+    e: InformerExtras<V1ConfigMap>,
+  ) => Informer<V1ConfigMap>,
 ): Informer<V1ConfigMap> | undefined {
   const mtls = opts.sidecarDefaults?.mtls;
   if (!mtls) return undefined;
@@ -93,7 +98,7 @@ export class Manager {
     const inf = <T extends KubernetesObject>(
       rt: ResourceType,
       transform: (obj: T) => T,
-      extra: InformerExtras = {},
+      extra: InformerExtras<T> = {},
     ) =>
       createInformer<T>(opts.http, rt, {
         log: opts.log,
@@ -121,7 +126,9 @@ export class Manager {
       pods: inf(resources.pods, trimmedPod, { labelSelector: SIDECAR_INJECTED_LABEL }),
       // Every other pod, metadata only: the server sends no spec or status. Un-injected pods
       // are found here, and bare pods that ask for a sidecar are apps (docs/controller.md).
+      // Only pods that ask for a sidecar are kept: nothing reads the others.
       podMetadata: inf(resources.pods, detectionMetadata, {
+        keep: (p) => appIdAskedFor(p) !== undefined,
         labelSelector: `!${SIDECAR_INJECTED_LABEL}`,
         metadataOnly: true,
         resource: "pods(metadata)",

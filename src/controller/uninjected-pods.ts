@@ -43,7 +43,7 @@ export interface PodMetadata {
 /**
  * What the controller keeps of a pod without the injected label: the fields `uninjectedPod`
  * reads and, for a pod that asks for a sidecar, every annotation (a bare one is an app, whose
- * sidecar config reads them). Pods that do not ask keep next to nothing.
+ * sidecar config reads them). The informer holds only pods that ask (manager.ts).
  */
 export function detectionMetadata<T extends PodMetadata>(pod: T): T {
   const m = pod.metadata ?? {};

@@ -93,7 +93,7 @@ function recorder(seen: Seen): EventHandler<ConfigMap> {
   };
 }
 
-function setup(opts: { resyncPeriodMs?: number } = {}) {
+function setup(opts: { resyncPeriodMs?: number; keep?: (o: ConfigMap) => boolean } = {}) {
   const server = new ScriptedServer();
   const clock = new FakeClock();
   const registry = new Registry();
@@ -107,6 +107,7 @@ function setup(opts: { resyncPeriodMs?: number } = {}) {
     backoff: { baseMs: 1_000, maxMs: 8_000 },
     random: () => 0,
     indexers: { byKey: (o) => Object.keys(o.data ?? {}) },
+    ...(opts.keep ? { keep: opts.keep } : {}),
   });
   const seen: Seen = [];
   informer.addEventHandler(recorder(seen));
@@ -154,6 +155,34 @@ describe("Informer", () => {
     expect(seen).to.deep.equal(["add a@2", "update a 2->3", "delete a@4"]);
     expect(informer.cache.size()).to.equal(0);
     expect(informer.lastSyncResourceVersion()).to.equal("4");
+  });
+
+  it("holds only what keep passes: an object that stops passing is deleted, one that starts is added", async () => {
+    const { server, informer, seen } = setup({ keep: (o) => o.data?.wanted === "yes" });
+    stop = () => informer.stop();
+    server.objects.set("listed", cm("listed", "1", { wanted: "yes" }));
+    server.objects.set("unwanted", cm("unwanted", "1"));
+    server.resourceVersion = "2";
+    informer.start();
+    await informer.waitForSync();
+    await flushPromises();
+    expect(seen).to.deep.equal(["add listed@1 initial"]);
+    expect(informer.cache.listKeys()).to.deep.equal(["ns/listed"]);
+
+    await server.apply("MODIFIED", cm("unwanted", "3", { other: "1" }));
+    await server.apply("MODIFIED", cm("unwanted", "4", { wanted: "yes" }));
+    await server.apply("MODIFIED", cm("listed", "5", { wanted: "no" }));
+    await server.apply("DELETED", cm("listed", "6", { wanted: "no" }));
+    await server.apply("ADDED", cm("new", "7"));
+    expect(seen.slice(1)).to.deep.equal(["add unwanted@4", "delete listed@1"]);
+    expect(informer.cache.listKeys()).to.deep.equal(["ns/unwanted"]);
+    // Events of objects it does not hold still move the watch on.
+    expect(informer.lastSyncResourceVersion()).to.equal("7");
+
+    // A relist applies the same filter.
+    await server.failWatch(new KubeApiError(410, { reason: "Expired", code: 410 }));
+    await flushPromises();
+    expect(informer.cache.listKeys()).to.deep.equal(["ns/unwanted"]);
   });
 
   it("follows bookmarks and resumes a normally closed watch at once from the last resourceVersion", async () => {

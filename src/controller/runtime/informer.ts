@@ -52,6 +52,11 @@ export interface InformerOptions<T> {
   healthyWatchMs?: number;
   clock?: Clock;
   random?: () => number;
+  /**
+   * Which objects the cache holds (default all): a filter the server cannot apply. An object
+   * that stops passing it is delivered as deleted; one that starts, as added.
+   */
+  keep?: (obj: T) => boolean;
 }
 
 export const DEFAULT_WATCH_BACKOFF: BackoffPolicy = { baseMs: 800, maxMs: 30_000, jitter: 0.5 };
@@ -215,8 +220,9 @@ export class Informer<T extends KubernetesObject> {
     }
   }
 
-  private applyList(items: T[]): void {
-    const diff = this.store.replace(items);
+  private applyList(listed: T[]): void {
+    const keep = this.opts.keep;
+    const diff = this.store.replace(keep ? listed.filter(keep) : listed);
     const initialList = !this.synced;
     for (const obj of diff.deleted) this.emitDelete(obj, true);
     for (const obj of diff.added) this.emitAdd(obj, initialList);
@@ -239,6 +245,11 @@ export class Informer<T extends KubernetesObject> {
       case "MODIFIED": {
         const old = this.store.get(objectKey(obj));
         if (old && old.metadata?.resourceVersion === rv && rv) break;
+        if (this.opts.keep && !this.opts.keep(obj)) {
+          // No longer one the cache holds: to its handlers, it is gone (as last seen).
+          if (old && this.store.remove(objectKey(obj))) this.emitDelete(old, false);
+          break;
+        }
         this.store.upsert(obj);
         if (old) this.emitUpdate(old, obj, false);
         else this.emitAdd(obj, false);
