@@ -5,6 +5,7 @@
 import type { V1ContainerStatus, V1Pod, V1Secret } from "@kubernetes/client-node";
 import { CONFIGURATION_KEY } from "../sidecar/config-secret.ts";
 import { SIDECAR_CONTAINER_NAME } from "../sidecar/resolve.ts";
+import { dataDigests } from "./sidecar-config.ts";
 
 /** Annotation on a sidecar config Secret: when its Configuration item last changed (RFC 3339, ms). */
 export const CONFIGURATION_CHANGED_ANNOTATION = "outrigger.dev/configuration-changed-at";
@@ -21,7 +22,7 @@ export function withConfigurationChangedAt(
 ): V1Secret {
   if (!existing) return desired;
   const before = existing.metadata?.annotations?.[CONFIGURATION_CHANGED_ANNOTATION];
-  const changed = (existing.data?.[CONFIGURATION_KEY] ?? "") !== (desired.data?.[CONFIGURATION_KEY] ?? "");
+  const changed = dataDigests(existing)[CONFIGURATION_KEY] !== dataDigests(desired)[CONFIGURATION_KEY];
   const at = changed ? now.toISOString() : before;
   if (at === undefined) return desired;
   return {

@@ -14,6 +14,7 @@ import type { KubernetesObject, V1ConfigMap, V1Pod, V1Secret } from "@kubernetes
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Component, Configuration } from "../apis/types.ts";
+import { isNotFound } from "../shared/api-errors.ts";
 import type { KubeHttp } from "../shared/kube-http.ts";
 import { APP_ID_LABEL, sidecarConfigSecretName } from "../sidecar/config-secret.ts";
 import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/defaults.ts";
@@ -293,6 +294,13 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
           writer,
           events,
           memo,
+          readSecret: (namespace, name) =>
+            o.http
+              .json<V1Secret>({ path: `/api/v1/namespaces/${namespace}/secrets/${name}` })
+              .catch((err: unknown) => {
+                if (isNotFound(err)) return undefined;
+                throw err;
+              }),
           onResultsChanged: (changed) => {
             metrics.apps.set(results.size());
             metrics.components.set(caches.components.size());

@@ -1,7 +1,7 @@
 // The controller's process shell: the informers (the caches every reconciler reads) and the
 // leadership term. The reconcilers and what triggers them are wired in controllers.ts; each
 // decides through pure functions and writes through the one OwnedWriter.
-import type { KubernetesObject, V1ConfigMap } from "@kubernetes/client-node";
+import type { KubernetesObject, V1ConfigMap, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { KubeHttp } from "../shared/kube-http.ts";
@@ -10,6 +10,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../sidecar/config-secret.ts"
 import { SIDECAR_INJECTED_LABEL } from "../sidecar/status.ts";
 import { TRUST_BUNDLE_CONFIGMAP } from "../sidecar/identity.ts";
 import { appIdAskedFor, detectionMetadata } from "./uninjected-pods.ts";
+import { cachedConfigSecret } from "./sidecar-config.ts";
 import type { ControllerCaches } from "./caches.ts";
 import { setUpControllers, type Controllers } from "./controllers.ts";
 import { realClock, type Clock } from "./runtime/clock.ts";
@@ -117,7 +118,8 @@ export class Manager {
       httpEndpoints: inf(resources.httpEndpoints, trimmedDaprResource),
       mcpServers: inf(resources.mcpServers, trimmedDaprResource),
       workflowAccessPolicies: inf(resources.workflowAccessPolicies, trimmedDaprResource),
-      secrets: inf(resources.secrets, withoutManagedFields),
+      // Sidecar configs without their data (a digest per key, see cachedConfigSecret).
+      secrets: inf(resources.secrets, (s: V1Secret) => cachedConfigSecret(withoutManagedFields(s))),
       services: inf(resources.services, withoutManagedFields, {
         labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
       }),

@@ -7,6 +7,7 @@ import { appsIn, cachesOf } from "./caches.ts";
 import { fakeWriter, silentLog } from "./reconcile.testing.ts";
 import { reconcileSidecarConfig, renderSidecarConfig } from "./reconcile-sidecar-config.ts";
 import { renderMemo } from "./render-memo.ts";
+import { cachedConfigSecret } from "./sidecar-config.ts";
 
 const NS = "shop";
 const pod = (name: string, appId = "orders"): KubernetesObject =>
@@ -33,16 +34,23 @@ function setUp(objects: KubernetesObject[], fail?: Parameters<typeof fakeWriter>
   const results = new AppResults();
   const { writer, api, events } = fakeWriter(fail);
   const changed: ResourceRef[] = [];
+  // What the API server holds: the whole Secrets (the cache may hold sidecar configs as digests).
+  const server = new Map<string, V1Secret>();
+  const reads: string[] = [];
   const io = {
     caches,
     results,
     writer,
     events,
     memo: renderMemo(),
+    readSecret: async (namespace: string, name: string) => {
+      reads.push(`${namespace}/${name}`);
+      return server.get(`${namespace}/${name}`);
+    },
     onResultsChanged: (c: ResourceRef[]) => changed.push(...c),
     now: () => new Date("2026-12-01T12:00:00.000Z"),
   };
-  return { io, caches, results, api, events, changed };
+  return { io, caches, results, api, events, changed, server, reads };
 }
 
 describe("sidecar-config reconciler", () => {
@@ -73,6 +81,60 @@ describe("sidecar-config reconciler", () => {
     t.io.writer.observe({ kind: "Secret", namespace: NS, name: written.metadata?.name ?? "" }, "101");
     await reconcileSidecarConfig(`${NS}/orders`, t.io, silentLog);
     expect(t.api.writes()).to.have.length(1);
+  });
+
+  it("caches a sidecar config as digests, and reads the whole Secret only for a last good version", async () => {
+    const secretRef = (key: string) => [{ name: "password", secretKeyRef: { name: "redis", key } }];
+    const store: Component = {
+      ...component("store"),
+      spec: { ...component("store").spec!, metadata: secretRef("pw") },
+    };
+    const redis: V1Secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "redis", namespace: NS, uid: "r" },
+      data: { pw: "c2VjcmV0" },
+    };
+    const t = setUp([pod("orders-1"), store, redis as KubernetesObject]);
+    const upsert = (o: KubernetesObject) =>
+      (t.caches.secrets as unknown as { upsert(o: V1Secret): void }).upsert(o);
+    await reconcileSidecarConfig(`${NS}/orders`, t.io, silentLog);
+    const written = t.api.writes()[0]?.body as V1Secret;
+    const whole = { ...written, metadata: { ...written.metadata, resourceVersion: "101", uid: "u1" } };
+    t.server.set(`${NS}/${written.metadata?.name}`, whole);
+    const cached = cachedConfigSecret(whole);
+    expect(cached.data).to.equal(undefined);
+    expect(Object.keys(cached.dataDigests ?? {}).sort()).to.deep.equal(Object.keys(whole.data ?? {}).sort());
+    upsert(cached);
+    t.io.writer.observe({ kind: "Secret", namespace: NS, name: written.metadata?.name ?? "" }, "101");
+
+    // Unchanged: the digests say so, nothing is read or written.
+    await reconcileSidecarConfig(`${NS}/orders`, t.io, silentLog);
+    expect([t.api.writes().length, t.reads.length]).to.deep.equal([1, 0]);
+
+    // The Secret's key goes: the Component breaks, its last good version comes from the whole Secret.
+    upsert({ ...redis, metadata: { ...redis.metadata, resourceVersion: "102" }, data: {} } as V1Secret);
+    await reconcileSidecarConfig(`${NS}/orders`, t.io, silentLog);
+    expect(t.reads).to.deep.equal([`${NS}/orders-dapr-sidecar`]);
+    expect(t.api.writes()).to.have.length(1); // the same config: the last good Component is served
+    expect(t.results.get(`${NS}/orders`)?.components).to.deep.include({
+      name: "store",
+      generation: 1,
+      reason: "KeyNotFound",
+      problems: [{ reason: "KeyNotFound", item: "password", secret: "redis", key: "pw" }],
+      served: "lastGood",
+    });
+
+    // An edit by hand of the data is repaired: the digests differ.
+    upsert({ ...redis, metadata: { ...redis.metadata, resourceVersion: "103" } } as V1Secret);
+    upsert(cachedConfigSecret({ ...whole, data: { ...whole.data, "components.yaml": "ZWRpdGVk" } }));
+    await reconcileSidecarConfig(`${NS}/orders`, t.io, silentLog);
+    const update = t.api.writes().at(-1);
+    expect(`${update?.method} ${update?.path}`).to.equal(
+      `PUT /api/v1/namespaces/${NS}/secrets/orders-dapr-sidecar`,
+    );
+    expect((update?.body as V1Secret).data).to.deep.equal(whole.data);
+    expect(update?.body).to.not.have.property("dataDigests");
   });
 
   it("leaves a Secret that is not ours alone and reports the conflict", async () => {

@@ -63,6 +63,8 @@ export interface SidecarConfigIO {
   events: EventSink;
   /** What rendering each resource gave, for the next app it reaches. */
   memo: RenderMemo;
+  /** Reads a Secret from the API server (the cache holds sidecar configs without their data). */
+  readSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
   /** The resources whose status depends on what changed in this app's results. */
   onResultsChanged(changed: ResourceRef[]): void;
   now(): Date;
@@ -84,7 +86,12 @@ export async function reconcileSidecarConfig(
     io.onResultsChanged(io.results.set(namespace, key, undefined));
     return;
   }
-  const { config, secret: rendered } = renderSidecarConfig(app, io.caches, existing, io.memo);
+  let { config, secret: rendered } = renderSidecarConfig(app, io.caches, existing, io.memo);
+  if (config.previousDataMissing) {
+    // A broken resource keeps its last good version, which only the whole Secret has.
+    const whole = await io.readSecret(namespace, ref.name);
+    ({ config, secret: rendered } = renderSidecarConfig(app, io.caches, whole, io.memo));
+  }
   const desired = withConfigurationChangedAt(rendered, existing, io.now());
   if (existing && !isOurs(existing)) {
     await io.writer.conflict(
