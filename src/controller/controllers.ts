@@ -82,12 +82,14 @@ export interface UninjectedDetection {
 export interface Controllers {
   /** Run first in a term: the outputs of every app. */
   apps: Controller[];
-  /** Run once the apps are done: they read the apps' results. */
+  /** The status of each kind: a namespace's wait for its apps (first-pass.ts). */
+  statuses: Controller[];
+  /** Run once every app is done: they read the apps' results. */
   afterApps: Controller[];
   all: Controller[];
   results: AppResults;
-  /** Queues every app of every namespace that has apps or objects of ours. */
-  enqueueAllApps(): void;
+  /** The app keys of every namespace that has apps or objects of ours. */
+  appKeysByNamespace(): Map<string, string[]>;
 }
 
 const ns = (obj: KubernetesObject) => obj.metadata?.namespace ?? "";
@@ -372,17 +374,21 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
     );
 
   const apps = [sidecarConfig, appService];
-  const afterApps = [...Object.values(statusControllers), staleSidecars, uninjectedPods];
+  const statuses = Object.values(statusControllers);
+  const afterApps = [staleSidecars, uninjectedPods];
   return {
     apps,
+    statuses,
     afterApps,
-    all: [...apps, ...afterApps],
+    all: [...apps, ...statuses, ...afterApps],
     results,
-    enqueueAllApps: () => {
-      for (const namespace of namespacesWithApps(caches)) {
-        for (const key of appKeysOfNamespace(caches, results, namespace)) for (const c of apps) c.add(key);
-      }
-    },
+    appKeysByNamespace: () =>
+      new Map(
+        [...namespacesWithApps(caches)].map((namespace) => [
+          namespace,
+          [...appKeysOfNamespace(caches, results, namespace)],
+        ]),
+      ),
   };
 }
 

@@ -13,6 +13,8 @@ import { appIdAskedFor, detectionMetadata } from "./uninjected-pods.ts";
 import { cachedConfigSecret } from "./sidecar-config.ts";
 import type { ControllerCaches } from "./caches.ts";
 import { setUpControllers, type Controllers } from "./controllers.ts";
+import { FirstPass } from "./first-pass.ts";
+import { splitKey } from "./runtime/cache.ts";
 import { realClock, type Clock } from "./runtime/clock.ts";
 import { createInformer, waitForCacheSync, type Informer } from "./runtime/informer.ts";
 import { runtimeMetrics } from "./runtime/metrics.ts";
@@ -181,20 +183,39 @@ export class Manager {
   }
 
   /**
-   * Runs the reconcilers for one leadership term: every app is reconciled once, then the status
-   * of every resource (from the apps' results, so a restart does not first write a status
-   * computed from no apps) and the stale sidecars, then each on change.
+   * Runs the reconcilers for one leadership term: every app is reconciled once; the status of
+   * the resources of a namespace once its apps are (from their results, so a restart does not
+   * first write a status computed from no apps); the stale sidecars once every app is; then
+   * each on change.
    */
   async startReconciling(): Promise<void> {
     if (this.term) return;
     const term = {};
     this.term = term;
-    const { apps, afterApps, results, enqueueAllApps } = this.controllers;
+    const { apps, statuses, afterApps, results, appKeysByNamespace } = this.controllers;
     results.clearResults();
+    const keys = appKeysByNamespace();
+    const firstPass = new FirstPass(
+      keys,
+      apps.map((c) => c.name),
+    );
+    const hold = (key: string) => firstPass.holds(splitKey(key).namespace ?? "");
+    for (const c of statuses) {
+      c.start({ hold });
+      c.addAll(); // those of namespaces with apps wait for them
+    }
+    const listening = apps.map((app) =>
+      app.onReconciled((key) => {
+        if (firstPass.reconciled(app.name, key)) for (const c of statuses) c.release();
+      }),
+    );
     for (const c of apps) c.start();
-    enqueueAllApps();
+    for (const namespaceKeys of keys.values())
+      for (const key of namespaceKeys) for (const c of apps) c.add(key);
     await Promise.all(apps.map((c) => c.idle()));
+    for (const stop of listening) stop();
     if (this.term !== term) return; // the term ended meanwhile
+    for (const c of statuses) c.release(true);
     for (const c of afterApps) {
       c.start();
       c.addAll();

@@ -141,4 +141,35 @@ describe("controller builder", () => {
     await c.stop({ drain: false });
     await others.stop();
   });
+
+  it("holds the keys its term's hold names until released, each once, and tells who listens what it reconciled", async () => {
+    const seen: string[] = [];
+    const told: string[] = [];
+    const c = newController("held", { log, registry: new Registry() }).complete(async (key) => {
+      seen.push(key);
+    });
+    const waiting = new Set(["b"]);
+    c.start({ hold: (key) => waiting.has(key.split("/")[0]!) });
+    const stopListening = c.onReconciled((key) => told.push(key));
+    for (const key of ["a/1", "b/1", "b/1", "b/2"]) c.add(key);
+    await c.idle();
+    expect(seen).to.deep.equal(["a/1"]);
+    c.release(); // b still waits
+    await c.idle();
+    expect(seen).to.deep.equal(["a/1"]);
+    waiting.delete("b");
+    c.release();
+    await c.idle();
+    expect(seen).to.deep.equal(["a/1", "b/1", "b/2"]);
+    expect(told).to.deep.equal(["a/1", "b/1", "b/2"]);
+    stopListening();
+    waiting.add("c");
+    c.add("c/1");
+    c.release(true); // nothing is held any more
+    c.add("c/2");
+    await c.idle();
+    expect(seen).to.deep.equal(["a/1", "b/1", "b/2", "c/1", "c/2"]);
+    expect(told).to.have.length(3);
+    await c.stop({ drain: false });
+  });
 });

@@ -124,6 +124,10 @@ export class Controller {
   private readonly reconcile: ReconcileFunc;
   private readonly primary:
     { informer: Informer<KubernetesObject>; map: MapFunc<KubernetesObject> } | undefined;
+  /** Keys that must wait, this term (see start). */
+  private hold: ((key: string) => boolean) | undefined;
+  private readonly held = new Set<string>();
+  private readonly reconciled = new Set<(key: string) => void>();
 
   constructor(
     name: string,
@@ -140,16 +144,39 @@ export class Controller {
 
   /** Queues a key; does nothing while the controller is not running (not leading). */
   add(key: string): void {
-    this.queue?.add(key);
+    if (!this.queue) return;
+    if (this.hold?.(key)) this.held.add(key);
+    else this.queue.add(key);
+  }
+
+  /** Queues the held keys that may go now; with `all`, nothing is held any more this term. */
+  release(all = false): void {
+    if (all) this.hold = undefined;
+    for (const key of this.held)
+      if (!this.hold?.(key)) {
+        this.held.delete(key);
+        this.queue?.add(key);
+      }
+  }
+
+  /** Calls `listener` after each reconcile that succeeds; returns its removal. */
+  onReconciled(listener: (key: string) => void): () => void {
+    this.reconciled.add(listener);
+    return () => void this.reconciled.delete(listener);
   }
 
   isRunning(): boolean {
     return this.queue !== undefined;
   }
 
-  /** Starts a term: a fresh queue, processing at once. */
-  start(): void {
+  /**
+   * Starts a term: a fresh queue, processing at once. Keys for which `hold` answers true wait,
+   * each once however often added, until release() finds it answers false.
+   */
+  start(opts: { hold?: (key: string) => boolean } = {}): void {
     if (this.queue) return;
+    this.hold = opts.hold;
+    this.held.clear();
     this.queue = new WorkQueue({
       name: this.name,
       log: this.deps.log,
@@ -188,6 +215,7 @@ export class Controller {
     try {
       const result = await this.reconcile(key, { log, signal });
       this.metrics.reconciles.inc({ controller: this.name, result: "success" });
+      for (const listener of this.reconciled) listener(key);
       return result;
     } catch (err) {
       this.metrics.reconciles.inc({ controller: this.name, result: "error" });
