@@ -8,6 +8,7 @@ import { LOOPBACK_HOSTS, rotateCertificates } from "./certs.ts";
 import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
 import { goldenTrustAnchors } from "./golden-settings.testing.ts";
 import { annotatedPod, podCreateReview, startTestServer, type TestServer } from "./server.testing.ts";
+import { admissionReviewJson, errorReview, type AdmissionReviewResponse } from "./server.ts";
 
 const realAdmit = (request: AdmissionRequest) => admit(request, builtInSidecarDefaults, goldenTrustAnchors);
 
@@ -24,6 +25,28 @@ async function metricValue(
   const sample = metric?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
   return sample?.value ?? 0;
 }
+
+describe("admissionReviewJson", function () {
+  it("is the review's JSON, with the patch appended as it is", function () {
+    const injected = admit(
+      podCreateReview("uid-j", annotatedPod()).request as AdmissionRequest,
+      builtInSidecarDefaults,
+      goldenTrustAnchors,
+    );
+    const reviews: AdmissionReviewResponse[] = [
+      { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: injected.response },
+      {
+        apiVersion: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        response: { ...injected.response, uid: 'u"\\\u2028', warnings: ['dapr.io/x: "…"'] },
+      },
+      { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: "u", allowed: true } },
+      errorReview("u", 400, 'bad "input"'),
+    ];
+    expect(injected.response.patch).to.be.a("string").and.not.equal("");
+    for (const review of reviews) expect(JSON.parse(admissionReviewJson(review))).to.deep.equal(review);
+  });
+});
 
 describe("webhook HTTPS shell", function () {
   let server: TestServer;
@@ -54,10 +77,11 @@ describe("webhook HTTPS shell", function () {
       );
     });
 
-    it("logs uid, namespace, generateName, decision and reason", async function () {
+    it("logs an injection at debug, with uid, namespace, generateName, decision and reason", async function () {
       await server.post(JSON.stringify(podCreateReview("uid-log", annotatedPod())));
       const entry = server.logs.find((l) => l.msg === "admission");
       expect(entry).to.include({
+        level: 20,
         uid: "uid-log",
         namespace: "shop",
         generateName: "checkout-7d9f8b6c5d-",
@@ -87,6 +111,7 @@ describe("webhook HTTPS shell", function () {
         1,
       );
       expect(server.logs.find((l) => l.msg === "admission")).to.include({
+        level: 20,
         name: "plain",
         decision: "skipped",
       });
@@ -103,6 +128,15 @@ describe("webhook HTTPS shell", function () {
       expect(
         await metricValue(server, "outrigger_injector_denials_total", { reason: "invalid-annotation" }),
       ).to.equal(1);
+      // Unlike pods admitted, a denial is logged at info, with the message the user sees.
+      const entry = server.logs.find((l) => l.msg === "admission");
+      expect(entry).to.include({
+        level: 30,
+        uid: "uid-deny",
+        decision: "denied",
+        reason: "invalid-annotation",
+      });
+      expect(entry?.message).to.contain('dapr.io/app-port: "http"');
     });
   });
 
