@@ -26,6 +26,9 @@ async function metricValue(
   return sample?.value ?? 0;
 }
 
+/** The first `admission` log line the server wrote. */
+const admissionLog = (server: TestServer) => server.logs.find((l) => l.msg === "admission");
+
 describe("admissionReviewJson", function () {
   it("is the review's JSON, with the patch appended as it is", function () {
     const injected = admit(
@@ -79,8 +82,7 @@ describe("webhook HTTPS shell", function () {
 
     it("logs an injection at debug, with uid, namespace, generateName, decision and reason", async function () {
       await server.post(JSON.stringify(podCreateReview("uid-log", annotatedPod())));
-      const entry = server.logs.find((l) => l.msg === "admission");
-      expect(entry).to.include({
+      expect(admissionLog(server)).to.include({
         level: 20,
         uid: "uid-log",
         namespace: "shop",
@@ -110,7 +112,7 @@ describe("webhook HTTPS shell", function () {
       expect(await metricValue(server, "outrigger_injector_skips_total", { reason: "not-enabled" })).to.equal(
         1,
       );
-      expect(server.logs.find((l) => l.msg === "admission")).to.include({
+      expect(admissionLog(server)).to.include({
         level: 20,
         name: "plain",
         decision: "skipped",
@@ -129,14 +131,13 @@ describe("webhook HTTPS shell", function () {
         await metricValue(server, "outrigger_injector_denials_total", { reason: "invalid-annotation" }),
       ).to.equal(1);
       // Unlike pods admitted, a denial is logged at info, with the message the user sees.
-      const entry = server.logs.find((l) => l.msg === "admission");
-      expect(entry).to.include({
+      expect(admissionLog(server)).to.include({
         level: 30,
         uid: "uid-deny",
         decision: "denied",
         reason: "invalid-annotation",
       });
-      expect(entry?.message).to.contain('dapr.io/app-port: "http"');
+      expect(admissionLog(server)?.message).to.contain('dapr.io/app-port: "http"');
     });
   });
 
