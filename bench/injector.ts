@@ -21,7 +21,7 @@ export interface InjectorBenchOptions {
   rounds: number;
   warmupMs: number;
   durationMs: number;
-  /** The injector's --log-level; production runs at info, one line per admission. */
+  /** The injector's --log-level; production runs at info (a line per denial; pods admitted at debug). */
   logLevel: string;
   /** The Outrigger entry point to run (compiled dist/cli.js, or src/cli.ts). */
   cli: string;

@@ -50,25 +50,26 @@ export function podAnnotations(pod: unknown): Record<string, string> {
   const metadata = isObject(pod) ? pod.metadata : undefined;
   const raw = isObject(metadata) ? metadata.annotations : undefined;
   const out: Record<string, string> = {};
-  if (isObject(raw)) for (const [k, v] of Object.entries(raw)) if (typeof v === "string") out[k] = v;
+  if (!isObject(raw)) return out;
+  // Keys, not entries: no pair array per annotation (a pod carries dozens).
+  for (const k of Object.keys(raw)) {
+    const v = raw[k];
+    if (typeof v === "string") out[k] = v;
+  }
   return out;
 }
 
-function containerNames(list: unknown): string[] {
-  return Array.isArray(list)
-    ? list
-        .filter(isObject)
-        .map((c) => c.name)
-        .filter((n) => typeof n === "string")
-    : [];
+function hasContainerNamed(list: unknown, name: string): boolean {
+  return Array.isArray(list) && list.some((c) => isObject(c) && c.name === name);
 }
 
 /** True when a daprd container is already there, injected by us, by Dapr, or written by hand. */
 export function hasSidecar(pod: unknown): boolean {
   const spec = isObject(pod) ? pod.spec : undefined;
   if (!isObject(spec)) return false;
-  return [...containerNames(spec.containers), ...containerNames(spec.initContainers)].includes(
-    SIDECAR_CONTAINER_NAME,
+  return (
+    hasContainerNamed(spec.containers, SIDECAR_CONTAINER_NAME) ||
+    hasContainerNamed(spec.initContainers, SIDECAR_CONTAINER_NAME)
   );
 }
 

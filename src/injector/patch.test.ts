@@ -96,6 +96,21 @@ describe("JSON patch diff", () => {
     ]);
   });
 
+  it("gives a spread copy the same operations as a fresh object: removals first, then b's order", () => {
+    const a = { x: 1, y: { k: 1 }, z: 3, w: 4 };
+    const copy = { ...a, y: { k: 2 }, z: undefined, v: 5, w: undefined };
+    const fresh = { v: 5, x: 1, y: { k: 2 } };
+    const want = [
+      { op: "remove", path: "/z" },
+      { op: "remove", path: "/w" },
+      { op: "replace", path: "/y/k", value: 2 },
+      { op: "add", path: "/v", value: 5 },
+    ];
+    expect(jsonPatchBetween(a, copy)).to.deep.equal(want);
+    expect(jsonPatchBetween(a, fresh)).to.have.deep.members(want);
+    expect(jsonPatchBetween(a, fresh).slice(0, 2)).to.have.deep.members(want.slice(0, 2));
+  });
+
   it("removes from the end of arrays, last first", () => {
     const ops = roundTrip({ a: [1, 2, 3, 4] }, { a: [1, 2] });
     expect(ops).to.deep.equal([

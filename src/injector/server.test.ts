@@ -8,6 +8,7 @@ import { LOOPBACK_HOSTS, rotateCertificates } from "./certs.ts";
 import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
 import { goldenTrustAnchors } from "./golden-settings.testing.ts";
 import { annotatedPod, podCreateReview, startTestServer, type TestServer } from "./server.testing.ts";
+import { admissionReviewJson, errorReview, type AdmissionReviewResponse } from "./server.ts";
 
 const realAdmit = (request: AdmissionRequest) => admit(request, builtInSidecarDefaults, goldenTrustAnchors);
 
@@ -24,6 +25,31 @@ async function metricValue(
   const sample = metric?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
   return sample?.value ?? 0;
 }
+
+/** The first `admission` log line the server wrote. */
+const admissionLog = (server: TestServer) => server.logs.find((l) => l.msg === "admission");
+
+describe("admissionReviewJson", function () {
+  it("is the review's JSON, with the patch appended as it is", function () {
+    const injected = admit(
+      podCreateReview("uid-j", annotatedPod()).request as AdmissionRequest,
+      builtInSidecarDefaults,
+      goldenTrustAnchors,
+    );
+    const reviews: AdmissionReviewResponse[] = [
+      { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: injected.response },
+      {
+        apiVersion: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        response: { ...injected.response, uid: 'u"\\\u2028', warnings: ['dapr.io/x: "…"'] },
+      },
+      { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: "u", allowed: true } },
+      errorReview("u", 400, 'bad "input"'),
+    ];
+    expect(injected.response.patch).to.be.a("string").and.not.equal("");
+    for (const review of reviews) expect(JSON.parse(admissionReviewJson(review))).to.deep.equal(review);
+  });
+});
 
 describe("webhook HTTPS shell", function () {
   let server: TestServer;
@@ -54,10 +80,10 @@ describe("webhook HTTPS shell", function () {
       );
     });
 
-    it("logs uid, namespace, generateName, decision and reason", async function () {
+    it("logs an injection at debug, with uid, namespace, generateName, decision and reason", async function () {
       await server.post(JSON.stringify(podCreateReview("uid-log", annotatedPod())));
-      const entry = server.logs.find((l) => l.msg === "admission");
-      expect(entry).to.include({
+      expect(admissionLog(server)).to.include({
+        level: 20,
         uid: "uid-log",
         namespace: "shop",
         generateName: "checkout-7d9f8b6c5d-",
@@ -86,7 +112,8 @@ describe("webhook HTTPS shell", function () {
       expect(await metricValue(server, "outrigger_injector_skips_total", { reason: "not-enabled" })).to.equal(
         1,
       );
-      expect(server.logs.find((l) => l.msg === "admission")).to.include({
+      expect(admissionLog(server)).to.include({
+        level: 20,
         name: "plain",
         decision: "skipped",
       });
@@ -103,6 +130,14 @@ describe("webhook HTTPS shell", function () {
       expect(
         await metricValue(server, "outrigger_injector_denials_total", { reason: "invalid-annotation" }),
       ).to.equal(1);
+      // Unlike pods admitted, a denial is logged at info, with the message the user sees.
+      expect(admissionLog(server)).to.include({
+        level: 30,
+        uid: "uid-deny",
+        decision: "denied",
+        reason: "invalid-annotation",
+      });
+      expect(admissionLog(server)?.message).to.contain('dapr.io/app-port: "http"');
     });
   });
 

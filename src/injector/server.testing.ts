@@ -58,7 +58,8 @@ export async function startTestServer(opts: {
   const registry = new Registry();
   const metrics = createInjectorMetrics(registry);
   const logs: Array<Record<string, unknown>> = [];
-  const log = opts.keepLogs === false ? pino({ level: "silent" }) : captureLogger(logs);
+  // Debug and up, so a test can tell which level a line was logged at (its `level` field).
+  const log = opts.keepLogs === false ? pino({ level: "silent" }) : captureLogger(logs, "debug");
   const certificates = testCertificates();
   const handler = createWebhookHandler({
     admit: opts.admit,

@@ -421,8 +421,9 @@ export function parseAnnotations(podAnnotations: Readonly<Record<string, string>
   const values: Record<string, unknown> = {};
   const errors: ParsedAnnotations["errors"] = [];
   const warnings: string[] = [];
-  for (const [key, raw] of Object.entries(podAnnotations)) {
+  for (const key of Object.keys(podAnnotations)) {
     if (!key.startsWith(ANNOTATION_PREFIX)) continue;
+    const raw = podAnnotations[key]!;
     const name = nameByKey.get(key);
     if (name === undefined) {
       const why = ignoredAnnotations[key];
