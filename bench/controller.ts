@@ -70,8 +70,6 @@ export interface ControllerBenchOptions extends LoadShape {
   heapSnapshot: boolean;
   /** Extra node flags for the controller process (e.g. V8 heap sizing). */
   nodeOptions: string[];
-  /** Environment of the controller's process (the chart's, e.g. MALLOC_ARENA_MAX). */
-  env?: Record<string, string>;
   /** Run the controller under --cpu-prof and summarize the cold start and the burst. */
   profile: boolean;
   outDir: string;
@@ -91,8 +89,6 @@ export interface ControllerBenchResult {
   };
   controllerConcurrency: number;
   controllerNodeOptions: string[];
-  /** Environment given to the controller beyond NODE_OPTIONS. */
-  controllerEnv: Record<string, string>;
   setupSeconds: number;
   cold: {
     readySeconds: number | undefined;
@@ -422,7 +418,6 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
       const monoUs = (perfMs: number) => perfMs * 1000 + offsetUs;
       controller = startNode({
         script: opts.cli,
-        ...(opts.env ? { env: opts.env } : {}),
         nodeArgs: [
           ...opts.nodeOptions,
           ...(opts.profile
@@ -617,7 +612,6 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
         },
         controllerConcurrency: opts.controllerConcurrency,
         controllerNodeOptions: opts.nodeOptions,
-        controllerEnv: opts.env ?? {},
         setupSeconds,
         cold: {
           readySeconds: readyAt === undefined ? undefined : (readyAt - t0) / 1000,
@@ -928,11 +922,7 @@ export function controllerReport(r: ControllerBenchResult): string {
   const yes = (b: boolean) => (b ? "yes" : "NO");
   return [
     formatTable(
-      `Controller: ${r.shape.namespaces} namespaces x ${r.shape.apps} apps x ${r.shape.components} Components (${r.shape.appsTotal} apps, ${r.shape.componentsTotal} Components, ${r.shape.unrelatedPods} unrelated pods; ${r.cluster} cluster; --concurrency ${r.controllerConcurrency}${r.controllerNodeOptions.length ? `; node ${r.controllerNodeOptions.join(" ")}` : ""}${Object.entries(
-        r.controllerEnv ?? {},
-      )
-        .map(([k, v]) => `; ${k}=${v}`)
-        .join("")}; load average ${r.loadAverage.start} -> ${r.loadAverage.end})`,
+      `Controller: ${r.shape.namespaces} namespaces x ${r.shape.apps} apps x ${r.shape.components} Components (${r.shape.appsTotal} apps, ${r.shape.componentsTotal} Components, ${r.shape.unrelatedPods} unrelated pods; ${r.cluster} cluster; --concurrency ${r.controllerConcurrency}${r.controllerNodeOptions.length ? `; node ${r.controllerNodeOptions.join(" ")}` : ""}; load average ${r.loadAverage.start} -> ${r.loadAverage.end})`,
       ["measure", "value"],
       [
         ["objects created in (s)", s(r.setupSeconds)],

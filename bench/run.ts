@@ -96,24 +96,13 @@ const flags = {
   help: { type: "boolean", short: "h", description: "Show this help" },
 } as const;
 
-/** The controller's values in the Helm chart: the benchmark measures the controller as deployed. */
-function chartControllerValues(): { nodeOptions?: unknown; mallocArenaMax?: unknown } {
-  const values = load(readFileSync(join(repoRoot, "deploy/helm/outrigger/values.yaml"), "utf8")) as {
-    controller?: { nodeOptions?: unknown; mallocArenaMax?: unknown };
-  };
-  return values.controller ?? {};
-}
-
-/** The chart's controller.nodeOptions (NODE_OPTIONS). */
+/** The controller's NODE_OPTIONS in the Helm chart: the benchmark measures the controller as deployed. */
 function chartControllerNodeOptions(): string {
-  const { nodeOptions } = chartControllerValues();
+  const values = load(readFileSync(join(repoRoot, "deploy/helm/outrigger/values.yaml"), "utf8")) as {
+    controller?: { nodeOptions?: unknown };
+  };
+  const nodeOptions = values.controller?.nodeOptions;
   return typeof nodeOptions === "string" ? nodeOptions : "";
-}
-
-/** The environment the chart gives the controller's process beyond NODE_OPTIONS. */
-function chartControllerEnv(): Record<string, string> {
-  const { mallocArenaMax } = chartControllerValues();
-  return typeof mallocArenaMax === "number" ? { MALLOC_ARENA_MAX: String(mallocArenaMax) } : {};
 }
 
 function usage(): string {
@@ -228,7 +217,6 @@ async function main(argv: string[]): Promise<number> {
       nodeOptions: (values["controller-node-options"] ?? chartControllerNodeOptions())
         .split(" ")
         .filter((o) => o !== ""),
-      env: chartControllerEnv(),
       outDir,
       progress,
     };
