@@ -23,7 +23,7 @@ import {
   type LogFormat,
   type Logger,
 } from "../shared/log.ts";
-import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
+import { serveUntilShutdown, startOpsServer } from "../shared/ops-server.ts";
 import { admit } from "./admit.ts";
 import {
   fileCertificateSource,
@@ -404,11 +404,12 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
           onError: (op) => metrics.certificateErrors.inc({ operation: op }),
         });
 
-  const signal = waitForShutdownSignal();
-  const started = await Promise.race([source.start().then(() => "started" as const), signal]);
-  let exitCode = 0;
-  if (started === "started" && latest) {
-    try {
+  return serveUntilShutdown({
+    log,
+    what: "the webhook server",
+    start: () => source.start(),
+    serve: async () => {
+      if (!latest) return;
       const first = latest;
       server = await startWebhookServer({
         handler,
@@ -420,25 +421,22 @@ export async function runInjector(config: InjectorConfig, log: Logger, registry:
       // A renewal that landed while the listener was starting.
       if (latest !== first) server.setCertificate(latest.serving);
       log.info({ settings }, "injector ready");
-    } catch (err) {
-      log.error({ err }, "could not start the webhook server");
-      exitCode = 1;
-    }
-  }
-  const sig = exitCode === 0 ? (started === "started" ? await signal : started) : undefined;
-  log.info({ signal: sig, inFlight: server?.inFlight() ?? 0 }, "shutting down: not ready, draining");
-  draining = true;
-  if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
-  // Certificates first: a rotation in progress may still publish; nothing writes after this.
-  clearInterval(anchorsTimer);
-  await source.stop();
-  await publisher?.stop();
-  await conversion?.stop();
-  await server?.close(config.drainTimeoutMs);
-  await publisher?.unregister();
-  ops.close();
-  log.info("stopped");
-  return exitCode;
+    },
+    stop: async (signal) => {
+      log.info({ signal, inFlight: server?.inFlight() ?? 0 }, "shutting down: not ready, draining");
+      draining = true;
+      if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+      // Certificates first: a rotation in progress may still publish; nothing writes after this.
+      clearInterval(anchorsTimer);
+      await source.stop();
+      await publisher?.stop();
+      await conversion?.stop();
+      await server?.close(config.drainTimeoutMs);
+      await publisher?.unregister();
+      ops.close();
+      log.info("stopped");
+    },
+  });
 }
 
 export const injectorCommand: Command<InjectorConfig> = {

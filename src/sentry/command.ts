@@ -21,7 +21,7 @@ import {
   type LogFormat,
   type Logger,
 } from "../shared/log.ts";
-import { startOpsServer, waitForShutdownSignal } from "../shared/ops-server.ts";
+import { serveUntilShutdown, startOpsServer } from "../shared/ops-server.ts";
 import {
   DEFAULT_TRUST_DOMAIN,
   SENTRY_SERVICE,
@@ -213,9 +213,6 @@ export async function runSentry(config: SentryConfig, log: Logger, registry: Reg
     log,
   });
 
-  const signal = waitForShutdownSignal();
-  const started = await Promise.race([store.start().then(() => "started" as const), signal]);
-  let exitCode = 0;
   // The serving SVID lives as long as a workload's; renewed at two thirds like the CA.
   const servingTimer = setInterval(
     () => {
@@ -224,8 +221,12 @@ export async function runSentry(config: SentryConfig, log: Logger, registry: Reg
     },
     Math.min(config.resyncMs, 60_000),
   );
-  if (started === "started" && signing) {
-    try {
+  return serveUntilShutdown({
+    log,
+    what: "the gRPC server",
+    start: () => store.start(),
+    serve: async () => {
+      if (!signing) return;
       const first = renewServing(signing.issuer);
       server = await startSentryServer({
         host: config.listen.host,
@@ -244,20 +245,17 @@ export async function runSentry(config: SentryConfig, log: Logger, registry: Reg
         },
       });
       log.info({ port: server.port, trustDomain: config.trustDomain, sentryId }, "sentry ready");
-    } catch (err) {
-      log.error({ err }, "could not start the gRPC server");
-      exitCode = 1;
-    }
-  }
-  const sig = exitCode === 0 ? (started === "started" ? await signal : started) : undefined;
-  log.info({ signal: sig }, "shutting down");
-  draining = true;
-  clearInterval(servingTimer);
-  store.stop();
-  await server?.close();
-  ops.close();
-  log.info("stopped");
-  return exitCode;
+    },
+    stop: async (signal) => {
+      log.info({ signal }, "shutting down");
+      draining = true;
+      clearInterval(servingTimer);
+      store.stop();
+      await server?.close();
+      ops.close();
+      log.info("stopped");
+    },
+  });
 }
 
 export const sentryCommand: Command<SentryConfig> = {

@@ -94,3 +94,31 @@ export function waitForShutdownSignal(): Promise<NodeJS.Signals> {
     process.on("SIGINT", onSignal);
   });
 }
+
+/**
+ * A serving process's life after its set-up: `start` (its certificates) races the shutdown
+ * signal; once it has started, `serve` opens the listener (a failure there is exit 1); then it
+ * waits for the signal and hands it to `stop`. Returns the exit code.
+ */
+export async function serveUntilShutdown(steps: {
+  log: Logger;
+  /** What `serve` starts, for the error message. */
+  what: string;
+  start(): Promise<unknown>;
+  serve(): Promise<void>;
+  stop(signal: NodeJS.Signals | undefined): Promise<void>;
+}): Promise<number> {
+  const signal = waitForShutdownSignal();
+  const started = await Promise.race([steps.start().then(() => "started" as const), signal]);
+  let exitCode = 0;
+  if (started === "started") {
+    try {
+      await steps.serve();
+    } catch (err) {
+      steps.log.error({ err }, `could not start ${steps.what}`);
+      exitCode = 1;
+    }
+  }
+  await steps.stop(exitCode === 0 ? (started === "started" ? await signal : started) : undefined);
+  return exitCode;
+}
