@@ -19,11 +19,11 @@ export function useNamespace(prefix: string, labels: Record<string, string> = {}
   let name = "";
   beforeEach(async function () {
     name = `${prefix}-${process.pid}-${++counter}`.slice(0, 63);
-    await cluster()
-      .kc.makeApiClient(CoreV1Api)
-      .createNamespace({
-        body: { metadata: { name, labels: { [E2E_NAMESPACE_LABEL]: "true", ...labels } } },
-      });
+    const core = cluster().kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({
+      body: { metadata: { name, labels: { [E2E_NAMESPACE_LABEL]: "true", ...labels } } },
+    });
+    await defaultServiceAccount(core, name);
   });
   afterEach(async function () {
     if (this.currentTest?.state === "failed") await dumpNamespace(name);
@@ -38,6 +38,27 @@ export function useNamespace(prefix: string, labels: Record<string, string> = {}
       return name;
     },
   };
+}
+
+/**
+ * Waits for the namespace's `default` ServiceAccount, as Kubernetes' own e2e framework does: the
+ * API server refuses pods until kube-controller-manager has made it, and after an API server
+ * restart (runtime.e2e's outage spec) that took longer than the next test's first pod.
+ */
+async function defaultServiceAccount(core: CoreV1Api, namespace: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await core.readNamespacedServiceAccount({ name: "default", namespace });
+      return;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `namespace ${namespace}: no default ServiceAccount after ${timeoutMs} ms: ${String(err)}`,
+        );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 /** Prints the diagnostics of a failed test to stderr. */
