@@ -55,6 +55,7 @@ async function defaultServiceAccount(core: CoreV1Api, namespace: string, timeout
       if (Date.now() > deadline)
         throw new Error(
           `namespace ${namespace}: no default ServiceAccount after ${timeoutMs} ms: ${String(err)}`,
+          { cause: err },
         );
       await new Promise((r) => setTimeout(r, 100));
     }
