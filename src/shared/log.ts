@@ -47,11 +47,8 @@ export function createLogger(component: string, options: LoggerOptions | string 
   const level = o.level ?? process.env.LOG_LEVEL ?? "info";
   const format = o.format ?? "json";
   const out = o.out ?? process.stdout;
-  // To stdout, lines are written asynchronously (pino flushes what is left when the process
-  // exits): a synchronous write blocked the event loop whenever the disk was busy, 0.13 ms a
-  // line in the controller's benchmark, next to an etcd that syncs to the same disk.
   if (format === "json")
-    return pino({ level, base: { component } }, o.out ?? pino.destination({ dest: 1, sync: false }));
+    return o.out ? pino({ level, base: { component } }, o.out) : pino({ level, base: { component } });
   const color = o.color ?? (out === process.stdout && process.stdout.isTTY === true);
   const pretty = new Writable({
     write(chunk: Buffer, _enc, done) {
