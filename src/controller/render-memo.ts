@@ -2,7 +2,7 @@
 // Component (or a Configuration, or a delivered kind) is a pure function of the object and the
 // Secrets it reads, and one Component reaches every app of its namespace, so without this a cold
 // start resolved and dumped each one once per app it reaches (10 times in the benchmark's load;
-// js-yaml was a tenth of the controller's CPU).
+// js-yaml was a tenth of a cold start's CPU profile samples).
 //
 // Entries are keyed by the object itself, as the informer's cache holds it: a change arrives as
 // a new object, so a changed resource misses and a replaced one's entry goes with it. The Secrets
