@@ -10,8 +10,7 @@ import {
   type FlagValues,
   type Problems,
 } from "../shared/command.ts";
-import { isNotFound } from "../shared/api-errors.ts";
-import { createKubeHttp, type KubeHttp } from "../shared/kube-http.ts";
+import { createKubeHttp, jsonOrUndefined, type KubeHttp } from "../shared/kube-http.ts";
 import { KubeconfigError, loadApiEndpoint } from "../shared/kubeconfig.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { sidecarDefaultsFlags, sidecarDefaultsFromFlags } from "../sidecar/flags.ts";
@@ -79,13 +78,8 @@ export function explainConfig(
 }
 
 /** GET that answers undefined for 404. */
-async function getOrUndefined<T>(http: KubeHttp, path: string): Promise<T | undefined> {
-  try {
-    return await http.json<T>({ path, timeoutMs: 30_000 });
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+function getOrUndefined<T>(http: KubeHttp, path: string): Promise<T | undefined> {
+  return jsonOrUndefined<T>(http, { path, timeoutMs: 30_000 });
 }
 
 /** The items of a namespaced list; a kind the cluster does not serve (CRD not installed) is empty. */

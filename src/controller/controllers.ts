@@ -14,8 +14,7 @@ import type { KubernetesObject, V1ConfigMap, V1Pod, V1Secret } from "@kubernetes
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Component, Configuration } from "../apis/types.ts";
-import { isNotFound } from "../shared/api-errors.ts";
-import type { KubeHttp } from "../shared/kube-http.ts";
+import { jsonOrUndefined, type KubeHttp } from "../shared/kube-http.ts";
 import { APP_ID_LABEL, sidecarConfigSecretName } from "../sidecar/config-secret.ts";
 import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/defaults.ts";
 import { AppResults, type ResourceRef } from "./app-results.ts";
@@ -41,6 +40,7 @@ import {
 } from "./reconcile-status.ts";
 import type { Clock } from "./runtime/clock.ts";
 import { newController, type Controller } from "./runtime/controller.ts";
+import { resourcePath, resources } from "./runtime/resource.ts";
 import { generationOrMetadataChanged, readFieldsChanged } from "./runtime/predicates.ts";
 import type { Informer } from "./runtime/informer.ts";
 import { isOurs, referencedSecretNames } from "./sidecar-config.ts";
@@ -297,12 +297,7 @@ export function setUpControllers(inf: ControllerInformers, o: ControllerDepsOpti
           events,
           memo,
           readSecret: (namespace, name) =>
-            o.http
-              .json<V1Secret>({ path: `/api/v1/namespaces/${namespace}/secrets/${name}` })
-              .catch((err: unknown) => {
-                if (isNotFound(err)) return undefined;
-                throw err;
-              }),
+            jsonOrUndefined<V1Secret>(o.http, { path: resourcePath(resources.secrets, namespace, name) }),
           onResultsChanged: (changed) => {
             metrics.apps.set(results.size());
             metrics.components.set(caches.components.size());

@@ -344,7 +344,10 @@ export function desiredSidecarConfig(
 ): SidecarConfig {
   // Parsed only when something is broken: the common case never reads the previous YAML.
   let parsedLastGood: ReturnType<typeof lastGoodResources> | undefined;
-  const dataMissing = previous !== undefined && previous.data === undefined && hasDataDigests(previous);
+  const dataMissing =
+    previous !== undefined &&
+    previous.data === undefined &&
+    (previous as CachedSecret).dataDigests !== undefined;
   let previousDataMissing = false;
   const lastGood = () => {
     if (dataMissing) previousDataMissing = true;
@@ -631,10 +634,6 @@ export function dataDigests(secret: CachedSecret): Record<string, string> {
   return Object.fromEntries(
     Object.entries(secret.data ?? {}).map(([k, v]) => [k, createHash("sha256").update(v).digest("base64")]),
   );
-}
-
-function hasDataDigests(secret: CachedSecret): boolean {
-  return secret.dataDigests !== undefined;
 }
 
 function sameRecords(a: Record<string, string>, b: Record<string, string>): boolean {

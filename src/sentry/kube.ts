@@ -1,8 +1,7 @@
 // Sentry's API calls over the shared Kubernetes HTTP client: TokenReview, reading the pod a
 // token is bound to, and its own Secret and trust-bundle ConfigMap.
 import type { V1ConfigMap, V1Pod, V1Secret } from "@kubernetes/client-node";
-import { isNotFound } from "../shared/api-errors.ts";
-import type { KubeHttp } from "../shared/kube-http.ts";
+import { jsonOrUndefined, type KubeHttp } from "../shared/kube-http.ts";
 import type { BoundPod, TokenReviewOutcome } from "./validate.ts";
 
 const seg = encodeURIComponent;
@@ -50,21 +49,18 @@ export async function readPod(
   namespace: string,
   name: string,
 ): Promise<BoundPod | undefined> {
-  try {
-    const pod = await http.json<V1Pod>({
-      path: `/api/v1/namespaces/${seg(namespace)}/pods/${seg(name)}`,
-      timeoutMs: 10_000,
-    });
-    return {
+  const pod = await jsonOrUndefined<V1Pod>(http, {
+    path: `/api/v1/namespaces/${seg(namespace)}/pods/${seg(name)}`,
+    timeoutMs: 10_000,
+  });
+  return (
+    pod && {
       name: pod.metadata?.name ?? name,
       namespace: pod.metadata?.namespace ?? namespace,
       uid: pod.metadata?.uid ?? "",
       annotations: pod.metadata?.annotations ?? {},
-    };
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+    }
+  );
 }
 
 /** Read, create and replace of one kind of namespaced object; read gives undefined on 404. */
@@ -77,14 +73,7 @@ export interface ObjectClient<T> {
 function objectClient<T>(http: KubeHttp, resource: "secrets" | "configmaps"): ObjectClient<T> {
   const collection = (ns: string) => `/api/v1/namespaces/${seg(ns)}/${resource}`;
   return {
-    read: async (namespace, name) => {
-      try {
-        return await http.json<T>({ path: `${collection(namespace)}/${seg(name)}` });
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
-    },
+    read: (namespace, name) => jsonOrUndefined<T>(http, { path: `${collection(namespace)}/${seg(name)}` }),
     create: (namespace, body) => http.json<T>({ method: "POST", path: collection(namespace), body }),
     replace: (namespace, name, body) =>
       http.json<T>({ method: "PUT", path: `${collection(namespace)}/${seg(name)}`, body }),

@@ -4,7 +4,7 @@
 // ApiEndpoint gives each request (client certificates, rotating tokens, exec plugins).
 import http from "node:http";
 import https from "node:https";
-import { KubeApiError, RequestTimeoutError, parseRetryAfter, parseStatus } from "./api-errors.ts";
+import { KubeApiError, RequestTimeoutError, isNotFound, parseRetryAfter, parseStatus } from "./api-errors.ts";
 import type { ApiEndpoint } from "./kubeconfig.ts";
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -178,6 +178,16 @@ export function createKubeHttp(endpoint: ApiEndpoint): KubeHttp {
       });
     },
   };
+}
+
+/** `http.json(req)` of one object, or undefined when it does not exist (404). */
+export async function jsonOrUndefined<T>(http: KubeHttp, req: KubeRequest): Promise<T | undefined> {
+  try {
+    return await http.json<T>(req);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
 }
 
 function readAll(response: http.IncomingMessage): Promise<string> {

@@ -18,8 +18,7 @@ import { CRD_DIR, parseCrd, parseManifests, type CustomResourceDefinition } from
 import type { AppObjects } from "../../controller/apps.ts";
 import { resourcePath, resources, type ResourceType } from "../../controller/runtime/resource.ts";
 import { kubeListerWatcher } from "../../controller/runtime/watch.ts";
-import { isNotFound } from "../../shared/api-errors.ts";
-import type { KubeHttp } from "../../shared/kube-http.ts";
+import { jsonOrUndefined, type KubeHttp } from "../../shared/kube-http.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../../sidecar/config-secret.ts";
 import type { AccessReview, Read, ServingCertificate, StatusedResource } from "./checks.ts";
 
@@ -36,13 +35,8 @@ export async function attempt<T>(fn: () => Promise<T>): Promise<Read<T>> {
 }
 
 /** GET of one object; undefined when it does not exist. */
-async function getOrUndefined<T>(http: KubeHttp, path: string): Promise<T | undefined> {
-  try {
-    return await http.json<T>({ path, timeoutMs: 15_000 });
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+function getOrUndefined<T>(http: KubeHttp, path: string): Promise<T | undefined> {
+  return jsonOrUndefined<T>(http, { path, timeoutMs: 15_000 });
 }
 
 /** The chart's `kubeVersion` constraint, shipped with this version. */
