@@ -144,7 +144,9 @@ describe("podDeleter", () => {
   it("leaves a pod alone that carries its own daprd, or that is another pod by now", async () => {
     const answer = (body: unknown) => ({
       json: async <T>(): Promise<T> => body as T,
-      lines: async () => undefined,
+      chunks: async <T>(): Promise<T> => {
+        throw new Error("no streams here");
+      },
     });
     const withDaprd = { metadata: { uid: "uid-orders-1" }, spec: { containers: [{ name: "daprd" }] } };
     expect(await podDeleter(answer(withDaprd))(found)).to.equal("has-sidecar");

@@ -28,7 +28,7 @@ export function fakeHttp(fail: (req: KubeRequest) => number | undefined = () => 
       const body = (req.body ?? {}) as KubernetesObject;
       return { ...body, metadata: { ...body.metadata, resourceVersion: String(++rv) } } as T;
     },
-    async lines() {
+    async chunks() {
       throw new Error("no watches in reconciler tests");
     },
   };

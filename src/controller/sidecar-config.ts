@@ -26,6 +26,7 @@ import {
 } from "./delivered-kinds.ts";
 import { configurationRejections, rejectionMessage, type DaprdRejection } from "./daprd-acceptance.ts";
 import { CONFIG_HASH_ANNOTATION, contentHash } from "./hash.ts";
+import { LAST_APPLIED } from "../shared/metadata-protobuf.ts";
 
 export type { Component, Configuration, MetadataItem };
 
@@ -309,9 +310,6 @@ function decodeText(base64: string): string | undefined {
     return undefined;
   }
 }
-
-/** kubectl apply's copy of the whole object: never rendered, never cached (trim.ts). */
-export const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 /** Only what the user wrote: no uid, resourceVersion, generation, managedFields, timestamps, owners. */
 export function cleanMetadata(metadata: V1ObjectMeta | undefined): Record<string, unknown> {

@@ -12,7 +12,7 @@ import { expect } from "chai";
 import { SIDECAR_STATUS_ANNOTATION } from "../sidecar/status.ts";
 import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
 import { appsFromObjects, type AppObjects } from "./apps.ts";
-import { LAST_APPLIED } from "./sidecar-config.ts";
+import { LAST_APPLIED } from "../shared/metadata-protobuf.ts";
 import { staleSidecar } from "./stale-sidecars.ts";
 import {
   trimmedCronJob,

@@ -17,7 +17,7 @@ import type {
   V1StatefulSet,
 } from "@kubernetes/client-node";
 import { daprdStartStatus } from "./configuration-change.ts";
-import { LAST_APPLIED } from "./sidecar-config.ts";
+import { LAST_APPLIED } from "../shared/metadata-protobuf.ts";
 
 /** Metadata without managedFields: kept by the API server, read by no one here. */
 export function metadataWithoutManagedFields(meta: V1ObjectMeta | undefined): V1ObjectMeta | undefined {

@@ -12,7 +12,7 @@ import type { Condition, ResourceStatus } from "../apis/types.ts";
 import { annotations } from "../sidecar/annotations.ts";
 import { SIDECAR_INJECTED_LABEL } from "../sidecar/status.ts";
 import type { PodFinding } from "./pod-findings.ts";
-import { LAST_APPLIED } from "./sidecar-config.ts";
+import { LAST_APPLIED } from "../shared/metadata-protobuf.ts";
 
 export const SIDECAR_MISSING_REASON = "SidecarMissing";
 export const SIDECARS_INJECTED_CONDITION = "SidecarsInjected";

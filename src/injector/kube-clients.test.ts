@@ -10,7 +10,9 @@ function recordingHttp(): { http: KubeHttp; requests: KubeRequest[] } {
       requests.push(req);
       return { echo: req.path } as T;
     },
-    lines: async () => {},
+    chunks: async () => {
+      throw new Error("no streams here");
+    },
   };
   return { http, requests };
 }

@@ -4,8 +4,16 @@
 // ApiEndpoint gives each request (client certificates, rotating tokens, exec plugins).
 import http from "node:http";
 import https from "node:https";
-import { KubeApiError, RequestTimeoutError, isNotFound, parseRetryAfter, parseStatus } from "./api-errors.ts";
+import {
+  KubeApiError,
+  RequestTimeoutError,
+  isNotFound,
+  parseRetryAfter,
+  parseStatus,
+  type KubeStatus,
+} from "./api-errors.ts";
 import type { ApiEndpoint } from "./kubeconfig.ts";
+import { PROTOBUF, decodeStatus } from "./metadata-protobuf.ts";
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -28,10 +36,50 @@ export interface KubeHttp {
   /** Sends the request and returns the parsed JSON body. Throws KubeApiError outside 2xx. */
   json<T>(req: KubeRequest): Promise<T>;
   /**
-   * Streams a newline-delimited response (a watch) to onLine. Resolves when the server ends the
-   * response; rejects on HTTP errors (KubeApiError), network errors, timeoutMs, or abort.
+   * Hands the body's chunks, as they arrive, to the reader made for the response's Content-Type
+   * (a watch, or a list that may come in protobuf), and resolves with what the reader ends with
+   * once the server ends the response. Rejects on HTTP errors (KubeApiError), network errors, a
+   * reader's throw, timeoutMs, or abort.
    */
-  lines(req: KubeRequest, onLine: (line: string) => void): Promise<void>;
+  chunks<T>(req: KubeRequest, readerFor: (contentType: string) => BodyReader<T>): Promise<T>;
+}
+
+/** Consumes a response body chunk by chunk (a throw ends the request with that error). */
+export interface BodyReader<T> {
+  chunk(chunk: Buffer): void;
+  end(): T;
+}
+
+/** Streams a newline-delimited response (a JSON watch, metrics) to onLine. */
+export function streamLines(http: KubeHttp, req: KubeRequest, onLine: (line: string) => void): Promise<void> {
+  return http.chunks(req, () => lineReader(onLine));
+}
+
+/** A reader of newline-delimited text: each non-blank line, trimmed, to onLine. */
+export function lineReader(onLine: (line: string) => void): BodyReader<void> {
+  // Split on the newline byte, which never occurs inside a UTF-8 sequence, then decode each line.
+  let pending: Buffer[] = [];
+  const emit = (buf: Buffer) => {
+    const line = buf.toString("utf8").trim();
+    if (line) onLine(line);
+  };
+  return {
+    chunk(chunk) {
+      let start = 0;
+      let nl: number;
+      while ((nl = chunk.indexOf(0x0a, start)) >= 0) {
+        const piece = chunk.subarray(start, nl);
+        emit(pending.length ? Buffer.concat([...pending, piece]) : piece);
+        pending = [];
+        start = nl + 1;
+      }
+      if (start < chunk.length) pending.push(chunk.subarray(start));
+    },
+    end() {
+      if (pending.length) emit(Buffer.concat(pending));
+      pending = [];
+    },
+  };
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -135,44 +183,41 @@ export function createKubeHttp(endpoint: ApiEndpoint): KubeHttp {
         return (text ? JSON.parse(text) : undefined) as T;
       });
     },
-    lines(req: KubeRequest, onLine: (line: string) => void): Promise<void> {
+    chunks<T>(req: KubeRequest, readerFor: (contentType: string) => BodyReader<T>): Promise<T> {
       return withDeadline(req, async (response) => {
         const code = response.statusCode ?? 0;
-        if (code < 200 || code > 299) throw errorFrom(code, await readAll(response), response.headers);
-        await new Promise<void>((resolve, reject) => {
-          let buffered = "";
+        const contentType = response.headers["content-type"] ?? "";
+        if (code < 200 || code > 299) {
+          if (!contentType.startsWith(PROTOBUF))
+            throw errorFrom(code, await readAll(response), response.headers);
+          throw new KubeApiError(
+            code,
+            protobufStatus(await readAllBytes(response)),
+            parseRetryAfter(response.headers),
+          );
+        }
+        const reader = readerFor(contentType);
+        return new Promise<T>((resolve, reject) => {
           let ended = false;
-          response.setEncoding("utf8");
-          response.on("data", (chunk: string) => {
-            buffered += chunk;
-            let nl: number;
-            while ((nl = buffered.indexOf("\n")) >= 0) {
-              const line = buffered.slice(0, nl).trim();
-              buffered = buffered.slice(nl + 1);
-              if (!line) continue;
-              try {
-                onLine(line);
-              } catch (err) {
-                response.destroy(err as Error);
-                return;
-              }
+          response.on("data", (chunk: Buffer) => {
+            try {
+              reader.chunk(chunk);
+            } catch (err) {
+              response.destroy(err as Error);
             }
           });
           response.on("end", () => {
             ended = true;
-            if (buffered.trim()) {
-              try {
-                onLine(buffered.trim());
-              } catch (err) {
-                return reject(err);
-              }
+            try {
+              resolve(reader.end());
+            } catch (err) {
+              reject(err as Error);
             }
-            resolve();
           });
           response.on("error", reject);
           response.on("close", () => {
             if (!ended)
-              reject(Object.assign(new Error("watch stream closed before it ended"), { code: "ECONNRESET" }));
+              reject(Object.assign(new Error("response closed before it ended"), { code: "ECONNRESET" }));
           });
         });
       });
@@ -220,6 +265,24 @@ function readAll(response: http.IncomingMessage): Promise<string> {
 
 /** An error after the body was read changes nothing; without a listener it would crash the process. */
 function ignoreLateError(): void {}
+
+function readAllBytes(response: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on("data", (c: Buffer) => chunks.push(c));
+    response.on("end", () => resolve(Buffer.concat(chunks)));
+    response.on("error", reject);
+  });
+}
+
+/** The Status of an error answered in protobuf, or only what the status code says if it is not one. */
+function protobufStatus(body: Buffer): KubeStatus | undefined {
+  try {
+    return decodeStatus(body);
+  } catch {
+    return undefined;
+  }
+}
 
 function errorFrom(code: number, text: string, headers: http.IncomingHttpHeaders): KubeApiError {
   return new KubeApiError(code, parseStatus(text), parseRetryAfter(headers));

@@ -1,10 +1,13 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { expect } from "chai";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { KubeApiError, classifyApiError } from "../../shared/api-errors.ts";
 import type { ApiEndpoint } from "../../shared/kubeconfig.ts";
-import { createKubeHttp } from "../../shared/kube-http.ts";
+import { createKubeHttp, streamLines } from "../../shared/kube-http.ts";
+import { decodeMetadataList } from "../../shared/metadata-protobuf.ts";
 import { resourcePath, resources } from "./resource.ts";
 import { WatchDecodeError, kubeListerWatcher, parseWatchLine, type WatchEvent } from "./watch.ts";
 
@@ -120,21 +123,63 @@ describe("kubeListerWatcher over HTTP", () => {
     expect(api.headers[0]!.authorization).to.equal("Bearer secret-token");
   });
 
-  it("asks for PartialObjectMetadata when metadataOnly, and plain JSON otherwise", async () => {
+  it("asks for PartialObjectMetadata (protobuf, else JSON) when metadataOnly, and plain JSON otherwise", async () => {
     api.handle((req, res, url) => {
       if (url.searchParams.get("watch")) return res.writeHead(200).end(line("ADDED", cm("a", "2")));
       res.writeHead(200).end(JSON.stringify({ items: [cm("a", "1")], metadata: { resourceVersion: "1" } }));
     });
     const http = createKubeHttp(api.endpoint);
     const meta = kubeListerWatcher(http, resources.pods, { metadataOnly: true });
-    await meta.list(new AbortController().signal);
-    await meta.watch("1", () => {}, new AbortController().signal);
+    // A server that answers in JSON is read as JSON.
+    expect((await meta.list(new AbortController().signal)).items).to.deep.equal([cm("a", "1")]);
+    const events: WatchEvent<KubernetesObject>[] = [];
+    await meta.watch("1", (e) => events.push(e), new AbortController().signal);
+    expect(events).to.deep.equal([{ type: "ADDED", object: cm("a", "2") }]);
     await kubeListerWatcher(http, resources.pods, {}).list(new AbortController().signal);
+    const pb = "application/vnd.kubernetes.protobuf";
     expect(api.headers.map((h) => h.accept)).to.deep.equal([
-      "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
-      "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+      `${pb};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`,
+      `${pb};as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1`,
       "application/json",
     ]);
+  });
+
+  it("reads metadata-only pages and watches answered in protobuf (real API server answers)", async () => {
+    const golden = (name: string) =>
+      readFileSync(join(import.meta.dirname, "../../shared/testdata/protobuf", name));
+    api.handle((_req, res, url) => {
+      const body = url.searchParams.get("watch")
+        ? golden("watch.pb")
+        : golden(url.searchParams.get("continue") ? "list-page2.pb" : "list-page1.pb");
+      res.writeHead(200, {
+        "content-type": `application/vnd.kubernetes.protobuf${url.searchParams.get("watch") ? ";stream=watch" : ""}`,
+      });
+      // In small writes, so that frames and pages arrive split across chunks.
+      for (let i = 0; i < body.length; i += 1000) res.write(body.subarray(i, i + 1000));
+      res.end();
+    });
+    const names: string[] = [];
+    const lw = kubeListerWatcher(createKubeHttp(api.endpoint), resources.pods, {
+      metadataOnly: true,
+      pageSize: 2,
+      transform: (p) => (names.push(p.metadata!.name!), p),
+    });
+    const list = await lw.list(new AbortController().signal);
+    const all = decodeMetadataList(golden("list-all.pb"));
+    expect(list.items).to.deep.equal(all.items);
+    expect(list.resourceVersion).to.equal(all.metadata.resourceVersion);
+    expect(api.requests.map((u) => u.searchParams.get("continue"))).to.deep.equal([
+      null,
+      decodeMetadataList(golden("list-page1.pb")).metadata.continue,
+    ]);
+    const events: WatchEvent<KubernetesObject>[] = [];
+    await lw.watch(list.resourceVersion, (e) => events.push(e), new AbortController().signal);
+    expect(events.map((e) => `${e.type} ${e.object.metadata!.name}`)).to.deep.equal([
+      "MODIFIED a",
+      "MODIFIED b",
+      "DELETED b",
+    ]);
+    expect(names).to.deep.equal(["a", "b", list.items[2]!.metadata!.name, "a", "b", "b"]);
   });
 
   it("falls back to one unpaginated list when a continue token has expired", async () => {
@@ -331,12 +376,14 @@ describe("createKubeHttp", () => {
   it("enforces its deadline on a server that never answers", async () => {
     api.handle(() => {});
     const started = Date.now();
-    const err = await createKubeHttp(api.endpoint)
-      .lines({ path: "/api/v1/configmaps", timeoutMs: 100 }, () => {})
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+    const err = await streamLines(
+      createKubeHttp(api.endpoint),
+      { path: "/api/v1/configmaps", timeoutMs: 100 },
+      () => {},
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(classifyApiError(err).kind).to.equal("timeout");
     expect(Date.now() - started).to.be.lessThan(2_000);
   });

@@ -3,7 +3,20 @@
 // Expected stream endings are values; errors (including 410 in either form) are thrown.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { KubeApiError, isGone, parseStatus } from "../../shared/api-errors.ts";
-import type { KubeHttp, Query } from "../../shared/kube-http.ts";
+import {
+  lineReader,
+  streamLines,
+  type BodyReader,
+  type KubeHttp,
+  type Query,
+} from "../../shared/kube-http.ts";
+import {
+  PROTOBUF,
+  decodeMetadataList,
+  decodeWatchEvent,
+  frameReader,
+  type MetadataWatchEvent,
+} from "../../shared/metadata-protobuf.ts";
 import { resourcePath, type ResourceType } from "./resource.ts";
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK";
@@ -41,7 +54,9 @@ export interface KubeListerWatcherOptions<T = unknown> {
   transform?: (obj: T) => T;
   /**
    * Ask for metadata only (PartialObjectMetadata): the server sends no spec or status, so a
-   * watch of every pod costs a fraction of the bytes and of the decoding.
+   * watch of every pod costs a fraction of the bytes and of the decoding. It is asked for in
+   * protobuf first (JSON if the server prefers it): managedFields and the other fields nobody
+   * reads are then skipped unparsed (metadata-protobuf.ts).
    */
   metadataOnly?: boolean;
   /**
@@ -79,21 +94,28 @@ export function kubeListerWatcher<T extends KubernetesObject>(
   const minTimeout = opts.minWatchTimeoutSeconds ?? 300;
   const transform = opts.transform;
   // Accept headers of the API server's metadata-only representation (as client-go's metadata client).
-  const accept = (as: string) =>
-    opts.metadataOnly ? { accept: `application/json;as=${as};g=meta.k8s.io;v=v1` } : {};
+  const metadataAccept = (as: string) =>
+    `${PROTOBUF};as=${as};g=meta.k8s.io;v=v1, application/json;as=${as};g=meta.k8s.io;v=v1`;
+
+  function listPage(query: Query, signal: AbortSignal, scratch: Scratch): Promise<KubeList<T>> {
+    const req = { path, query, timeoutMs: opts.listTimeoutMs ?? 60_000, signal };
+    if (!opts.metadataOnly) return http.json<KubeList<T>>(req);
+    return http.chunks({ ...req, accept: metadataAccept("PartialObjectMetadataList") }, (contentType) =>
+      wholeBody(scratch, (body) =>
+        contentType.startsWith(PROTOBUF)
+          ? (decodeMetadataList(body) as KubeList<T>)
+          : (JSON.parse(body.toString("utf8")) as KubeList<T>),
+      ),
+    );
+  }
 
   async function listPages(signal: AbortSignal, limit: number | undefined): Promise<ListResult<T>> {
     const items: T[] = [];
     let cont: string | undefined;
     let resourceVersion: string;
+    const scratch: Scratch = { buf: Buffer.alloc(0) };
     do {
-      const page = await http.json<KubeList<T>>({
-        path,
-        query: { ...selectors, limit, continue: cont },
-        ...accept("PartialObjectMetadataList"),
-        timeoutMs: opts.listTimeoutMs ?? 60_000,
-        signal,
-      });
+      const page = await listPage({ ...selectors, limit, continue: cont }, signal, scratch);
       for (const item of page.items ?? []) items.push(transform ? transform(item) : item);
       resourceVersion = page.metadata?.resourceVersion ?? "";
       cont = page.metadata?.continue || undefined;
@@ -114,31 +136,61 @@ export function kubeListerWatcher<T extends KubernetesObject>(
 
     watch(resourceVersion, onEvent, signal) {
       const timeoutSeconds = Math.floor(minTimeout * (1 + random()));
-      return http.lines(
-        {
-          path,
-          query: {
-            ...selectors,
-            watch: true,
-            resourceVersion,
-            allowWatchBookmarks: true,
-            timeoutSeconds,
-          },
-          ...accept("PartialObjectMetadata"),
-          // Our own deadline only catches a server that went silent without closing the
-          // connection; a healthy server ends the watch at timeoutSeconds.
-          timeoutMs: (timeoutSeconds + 30) * 1000,
-          signal,
+      const emit = (event: WatchEvent<T>) =>
+        onEvent(
+          transform && event.type !== "BOOKMARK" ? { ...event, object: transform(event.object) } : event,
+        );
+      const req = {
+        path,
+        query: {
+          ...selectors,
+          watch: true,
+          resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds,
         },
-        (line) => {
-          const event = parseWatchLine<T>(line);
-          onEvent(
-            transform && event.type !== "BOOKMARK" ? { ...event, object: transform(event.object) } : event,
-          );
-        },
+        // Our own deadline only catches a server that went silent without closing the
+        // connection; a healthy server ends the watch at timeoutSeconds.
+        timeoutMs: (timeoutSeconds + 30) * 1000,
+        signal,
+      };
+      const fromLine = (line: string) => emit(parseWatchLine<T>(line));
+      if (!opts.metadataOnly) return streamLines(http, req, fromLine);
+      return http.chunks({ ...req, accept: metadataAccept("PartialObjectMetadata") }, (contentType) =>
+        contentType.startsWith(PROTOBUF)
+          ? frameReader((frame) => emit(watchEventOf<T>(decodeWatchEvent(frame))))
+          : lineReader(fromLine),
       );
     },
   };
+}
+
+/** A reader that hands the whole body to decode at its end. */
+/** One buffer for all pages of a list, grown as needed: a page of 100 pods is about 1 MB. */
+interface Scratch {
+  buf: Buffer;
+}
+
+/** A reader that hands the whole body (in the list's scratch buffer) to decode at its end. */
+function wholeBody<R>(scratch: Scratch, decode: (body: Buffer) => R): BodyReader<R> {
+  let length = 0;
+  return {
+    chunk(c) {
+      if (length + c.length > scratch.buf.length) {
+        const grown = Buffer.allocUnsafe(Math.max(2 * scratch.buf.length, length + c.length, 64 * 1024));
+        scratch.buf.copy(grown, 0, 0, length);
+        scratch.buf = grown;
+      }
+      length += c.copy(scratch.buf, length);
+    },
+    end: () => decode(scratch.buf.subarray(0, length)),
+  };
+}
+
+/** A decoded protobuf watch event as parseWatchLine gives a JSON one: ERROR events are thrown. */
+function watchEventOf<T>(event: MetadataWatchEvent): WatchEvent<T> {
+  if (event.type === "ERROR") throw new KubeApiError(event.status.code ?? 500, event.status);
+  return { type: event.type, object: event.object as T };
 }
 
 /** Decodes one line of a watch stream. ERROR events are thrown as KubeApiError. */

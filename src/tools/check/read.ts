@@ -18,7 +18,7 @@ import { CRD_DIR, parseCrd, parseManifests, type CustomResourceDefinition } from
 import type { AppObjects } from "../../controller/apps.ts";
 import { resourcePath, resources, type ResourceType } from "../../controller/runtime/resource.ts";
 import { kubeListerWatcher } from "../../controller/runtime/watch.ts";
-import { jsonOrUndefined, type KubeHttp } from "../../shared/kube-http.ts";
+import { jsonOrUndefined, streamLines, type KubeHttp } from "../../shared/kube-http.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../../sidecar/config-secret.ts";
 import type { AccessReview, Read, ServingCertificate, StatusedResource } from "./checks.ts";
 
@@ -73,7 +73,7 @@ export function readAdmissionApi(http: KubeHttp): Promise<Read<boolean>> {
 export function readApiServerMetrics(http: KubeHttp): Promise<Read<string>> {
   return attempt(async () => {
     const lines: string[] = [];
-    await http.lines({ path: "/metrics", timeoutMs: 30_000 }, (l) => lines.push(l));
+    await streamLines(http, { path: "/metrics", timeoutMs: 30_000 }, (l) => lines.push(l));
     return lines.join("\n");
   });
 }
