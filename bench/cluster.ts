@@ -4,6 +4,7 @@
 // other people's test namespaces, while their objects would skew the numbers. --kubeconfig picks
 // an existing cluster instead.
 import { execFile, spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { repoRoot } from "./processes.ts";
@@ -18,6 +19,8 @@ export interface BenchCluster {
   kind: "dedicated" | "given";
   /** Takes the dedicated cluster down if this run brought it up, unless asked to keep it. */
   release(): Promise<void>;
+  /** The dedicated cluster's processes by component (none for a given cluster). */
+  componentPids(): Record<string, number>;
 }
 
 export async function benchCluster(opts: {
@@ -28,7 +31,7 @@ export async function benchCluster(opts: {
   if (opts.kubeconfig) {
     const kubeconfigPath = opts.kubeconfig;
     await applyCrds(kubeconfigPath);
-    return { kubeconfigPath, kind: "given", release: async () => {} };
+    return { kubeconfigPath, kind: "given", release: async () => {}, componentPids: () => ({}) };
   }
   // The kube-controller-manager at 10x its default rate: it makes the Deployments' ReplicaSets
   // before the controller under test starts, and at 20 requests/s 2,000 of them took minutes.
@@ -56,6 +59,16 @@ export async function benchCluster(opts: {
   return {
     kubeconfigPath,
     kind: "dedicated",
+    componentPids() {
+      // hack/local-cluster.sh writes one pid file per component into its state directory.
+      const dir = join(BENCH_CLUSTER_DIR, "pids");
+      const pids: Record<string, number> = {};
+      for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+        const pid = Number(readFileSync(join(dir, name), "utf8").trim());
+        if (pid > 0) pids[name] = pid;
+      }
+      return pids;
+    },
     async release() {
       if (alreadyRunning || opts.keep) return;
       opts.progress("controller: taking the dedicated cluster down");

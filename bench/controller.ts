@@ -10,6 +10,7 @@
 import type { KubernetesObject, V1Deployment, V1Secret } from "@kubernetes/client-node";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { cpus } from "node:os";
 import { pino } from "pino";
 import { parseSidecarFile } from "../src/controller/sidecar-config.ts";
 import { createInformer } from "../src/controller/runtime/informer.ts";
@@ -47,6 +48,7 @@ import {
   formatNumber,
   formatTable,
   loadAverage,
+  machineCpuSeconds,
   processCpuSeconds,
   processMemoryMaps,
   processMemoryMiB,
@@ -100,6 +102,13 @@ export interface ControllerBenchResult {
     cpuSeconds: number | undefined;
     /** Its CPU until settled (read once the 2 s of quiet were seen: an idle controller adds ~0). */
     cpuSecondsSettled: number | undefined;
+    /**
+     * The dedicated cluster's components' CPU until settled (kube-apiserver, etcd, ...), and the
+     * whole machine's busy CPU-seconds until every config was rendered, of `cores` x that time:
+     * what the settle time is made of when the controller is not the one busy.
+     */
+    clusterCpuSeconds?: Record<string, number>;
+    machineBusyUntilConverged?: { busyCpuSeconds: number; cores: number; seconds: number };
     /** VmRSS once settled, and the peak (VmHWM) until then. */
     rssSettledMiB: number | undefined;
     rssPeakMiB: number | undefined;
@@ -412,6 +421,13 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
       opts.progress(
         `controller: starting the controller (${shape.namespaces * shape.apps} apps, ${shape.namespaces * shape.components} Components)`,
       );
+      const clusterPids = cluster.componentPids();
+      const clusterCpuAt = () =>
+        Object.fromEntries(
+          Object.entries(clusterPids).map(([name, pid]) => [name, processCpuSeconds(pid) ?? NaN]),
+        );
+      const clusterCpuStart = clusterCpuAt();
+      const machineStart = machineCpuSeconds();
       const t0 = performance.now();
       // performance.now() to the monotonic clock of CPU profiles (microseconds).
       const offsetUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
@@ -464,6 +480,7 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
       });
       const convergedSeconds = (tracker.completeAt! - t0) / 1000;
       const cpuSeconds = processCpuSeconds(proc.pid);
+      const machineConverged = machineCpuSeconds();
       const afterCold = processMemoryMiB(proc.pid)?.rss;
       const heapAfterCold = (await scrape()).heap;
       opts.progress(
@@ -475,6 +492,18 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
       const quiet = await waitForQuiet(scrape, 2000, 300_000, COLD_SCRAPE_MS);
       const settledSeconds = (quiet.at - t0) / 1000;
       const cpuSecondsSettled = processCpuSeconds(proc.pid);
+      const clusterCpuSettled = clusterCpuAt();
+      const clusterCpuSeconds = Object.fromEntries(
+        Object.entries(clusterCpuSettled).map(([name, cpu]) => [name, cpu - clusterCpuStart[name]!]),
+      );
+      const machineBusyUntilConverged =
+        machineStart && machineConverged
+          ? {
+              busyCpuSeconds: machineConverged.busy - machineStart.busy,
+              cores: cpus().length,
+              seconds: (machineConverged.all - machineStart.all) / cpus().length,
+            }
+          : undefined;
       const memorySettled = processMemoryMiB(proc.pid);
       const appsTotal = shape.namespaces * shape.apps;
       const componentsTotal = shape.namespaces * shape.components;
@@ -620,6 +649,8 @@ export async function runControllerBench(opts: ControllerBenchOptions): Promise<
           settledSeconds,
           cpuSeconds,
           cpuSecondsSettled,
+          ...(Object.keys(clusterPids).length ? { clusterCpuSeconds } : {}),
+          ...(machineBusyUntilConverged ? { machineBusyUntilConverged } : {}),
           rssSettledMiB: memorySettled?.rss,
           rssPeakMiB: memorySettled?.peak,
           reconcilesPerKey,
@@ -934,6 +965,24 @@ export function controllerReport(r: ControllerBenchResult): string {
           "cold: controller CPU until converged / settled (s)",
           `${s(r.cold.cpuSeconds)} / ${s(r.cold.cpuSecondsSettled)}`,
         ],
+        ...(r.cold.clusterCpuSeconds
+          ? [
+              [
+                "cold: cluster CPU until settled (s)",
+                Object.entries(r.cold.clusterCpuSeconds)
+                  .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+                  .join(", "),
+              ],
+            ]
+          : []),
+        ...(r.cold.machineBusyUntilConverged
+          ? [
+              [
+                "cold: machine busy until converged (CPU-s of cores x s)",
+                `${r.cold.machineBusyUntilConverged.busyCpuSeconds.toFixed(2)} of ${r.cold.machineBusyUntilConverged.cores} x ${r.cold.machineBusyUntilConverged.seconds.toFixed(2)}`,
+              ],
+            ]
+          : []),
         [
           "cold: reconciles per app (app controllers) / per resource (status)",
           Object.entries(r.cold.reconcilesPerKey)

@@ -67,6 +67,18 @@ export function processCpuSeconds(pid: number): number | undefined {
   }
 }
 
+/** CPU time of the whole machine from /proc/stat, in CPU-seconds: busy (not idle or iowait) and in all. */
+export function machineCpuSeconds(): { busy: number; all: number } | undefined {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n")[0]!;
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+    const all = ticks.reduce((a, b) => a + b, 0);
+    return { busy: (all - ticks[3]! - ticks[4]!) / CLOCK_TICKS, all: all / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Resident memory of a process in MiB: current (VmRSS) and peak (VmHWM), and the current split
  * into anonymous memory (heaps) and file-backed pages (the node binary, shared libraries).
