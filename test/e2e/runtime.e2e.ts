@@ -104,6 +104,31 @@ async function compactEtcd(): Promise<void> {
 }
 
 /**
+ * Makes resourceVersion "1" too old for the API server's watch cache, which answers 410 only
+ * below the oldest version it can replay: on a fresh cluster that is the version it listed at
+ * start-up, and until its window fills it still reaches back to "1" (the watch is served, and
+ * stays silent). A restarted API server lists again at the current version. Local clusters only;
+ * others are long in use.
+ */
+async function ensureResourceVersionOneIsTooOld(namespace: string): Promise<void> {
+  if (cluster().provider !== "local") return;
+  const lw = kubeListerWatcher<ConfigMap>(createKubeHttp(cluster().endpoint), resources.configMaps, {
+    namespace,
+  });
+  const outcome = await lw
+    .watch("1", () => {}, AbortSignal.timeout(3_000))
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  if (classifyApiError(outcome).kind === "gone") return;
+  console.log("      the watch cache still reaches back to resourceVersion 1: restarting kube-apiserver");
+  await cluster().stopComponent("kube-apiserver");
+  await cluster().startComponent("kube-apiserver");
+  await eventually(async () => kubectl(["get", "--raw", "/readyz"]), { timeoutMs: 60_000, intervalMs: 500 });
+}
+
+/**
  * Wraps the real ListerWatcher so a spec can cut the current watch, hold the next one back
  * (the informer is "disconnected"), and make the next watch start from a long-gone
  * resourceVersion so that the real API server answers 410.
@@ -231,6 +256,7 @@ describe("controller runtime: informers", function () {
   });
 
   it("gets 410 from the API server for a too-old resourceVersion", async function () {
+    await ensureResourceVersionOneIsTooOld(ns.name);
     await compactEtcd();
     const lw = kubeListerWatcher<ConfigMap>(createKubeHttp(cluster().endpoint), resources.configMaps, {
       namespace: ns.name,
@@ -270,6 +296,7 @@ describe("controller runtime: informers", function () {
     // The informer comes back after a long absence: its resourceVersion is older than both the
     // API server's watch cache and etcd's history (compacted), so the server answers 410.
     await compactEtcd();
+    await ensureResourceVersionOneIsTooOld(ns.name);
     controlled!.staleNextWatch = true;
     controlled!.release();
 
