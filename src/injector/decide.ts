@@ -138,7 +138,7 @@ type Resolution =
 // annotations (the table's parsers, the defaults, the conflict checks, the settings hash) was
 // the largest part of an admission. It is a pure function of the dapr.io/* annotations, the
 // pod's name and the settings, so it is memoized by exactly those; bounded per settings object.
-const RESOLUTION_MEMO_SIZE = 256;
+const RESOLUTION_MEMO_SIZE = 64;
 const resolutionMemos = new WeakMap<SidecarDefaults, BoundedMemo<Resolution>>();
 
 /** resolveSidecar and the settings hash, memoized by their whole input. */
