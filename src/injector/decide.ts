@@ -160,6 +160,14 @@ function resolutionOf(
   return memo.set(key, deepFreeze(resolution));
 }
 
+/** The first of the volume names the injected sidecar adds that the pod already uses, if any. */
+function reservedVolumeTaken(podVolumes: ReadonlySet<string>, sidecar: ResolvedSidecar): string | undefined {
+  if (podVolumes.has(SIDECAR_CONFIG_VOLUME)) return SIDECAR_CONFIG_VOLUME;
+  if (sidecar.unixDomainSocketPath && podVolumes.has(UDS_VOLUME)) return UDS_VOLUME;
+  if (sidecar.mtls && podVolumes.has(SENTRY_TOKEN_VOLUME)) return SENTRY_TOKEN_VOLUME;
+  return undefined;
+}
+
 /**
  * The whole decision for a Pod CREATE. `pod` is request.object, untrusted. Never throws.
  * The sidecar of an inject decision is frozen: decisions for pods of one template share it.
@@ -193,9 +201,9 @@ export function decide(pod: unknown, settings: SidecarDefaults): Decision {
   const { sidecar, settingsHash } = resolved;
 
   const spec = pod.spec as JsonObject;
-  const podVolumes = new Set(
-    Array.isArray(spec.volumes) ? spec.volumes.map((v) => (v as JsonObject).name as string) : [],
-  );
+  const podVolumes = new Set<string>();
+  if (Array.isArray(spec.volumes))
+    for (const v of spec.volumes) podVolumes.add((v as JsonObject).name as string);
   for (const m of sidecar.volumeMounts) {
     if (!podVolumes.has(m.volume)) {
       const key = m.readOnly ? annotations.volumeMounts.key : annotations.volumeMountsRw.key;
@@ -207,19 +215,14 @@ export function decide(pod: unknown, settings: SidecarDefaults): Decision {
       };
     }
   }
-  for (const reserved of [
-    SIDECAR_CONFIG_VOLUME,
-    ...(sidecar.unixDomainSocketPath ? [UDS_VOLUME] : []),
-    ...(sidecar.mtls ? [SENTRY_TOKEN_VOLUME] : []),
-  ]) {
-    if (podVolumes.has(reserved))
-      return {
-        kind: "deny",
-        reason: "invalid-object",
-        message: `spec.volumes: the volume name ${reserved} is reserved for the injected sidecar; rename the pod's volume`,
-        appId: sidecar.appId,
-      };
-  }
+  const reserved = reservedVolumeTaken(podVolumes, sidecar);
+  if (reserved !== undefined)
+    return {
+      kind: "deny",
+      reason: "invalid-object",
+      message: `spec.volumes: the volume name ${reserved} is reserved for the injected sidecar; rename the pod's volume`,
+      appId: sidecar.appId,
+    };
 
   return { kind: "inject", sidecar, settingsHash, warnings: [...resolved.warnings] };
 }
