@@ -406,6 +406,21 @@ describe("decide: the memoized resolution", () => {
     expect(hashOf(noId, "web-b")).to.match(/^web-b /);
   });
 
+  it("leaves the pod's name out only where resolveSidecar does not read it: with dapr.io/app-id set", () => {
+    // What the memo's key relies on, for valid and invalid app-ids alike.
+    for (const extra of [{ "dapr.io/app-id": "web" }, { "dapr.io/app-id": "Not_Valid" }]) {
+      const a = { ...on, ...extra };
+      expect(resolveSidecar(a, "web-0", settings)).to.deep.equal(resolveSidecar(a, undefined, settings));
+      expect(resolveSidecar(a, "web-1", settings)).to.deep.equal(resolveSidecar(a, "x".repeat(80), settings));
+    }
+    // Pods of a StatefulSet: their names differ, their sidecar is one.
+    const first = decide(pod({ name: "web-0", annotations: on }), settings);
+    const second = decide(pod({ name: "web-1", annotations: on }), settings);
+    expect(first.kind === "inject" && second.kind === "inject" && second.sidecar === first.sidecar).to.equal(
+      true,
+    );
+  });
+
   it("answers denials from the memo as it answered them first", () => {
     const bad = { ...on, "dapr.io/app-port": "x", "dapr.io/log-level": "loud" };
     const first = decide(pod({ annotations: bad }), settings);

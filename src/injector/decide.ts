@@ -138,6 +138,9 @@ type Resolution =
 // annotations (the table's parsers, the defaults, the conflict checks, the settings hash) was
 // the largest part of an admission. It is a pure function of the dapr.io/* annotations, the
 // pod's name and the settings, so it is memoized by exactly those; bounded per settings object.
+// resolveSidecar reads the name only to default a missing dapr.io/app-id (a test holds it to
+// that), so with the annotation set the name is left out of the key: the pods of a
+// StatefulSet, each with its own name, share one entry.
 const RESOLUTION_MEMO_SIZE = 64;
 const resolutionMemos = new WeakMap<SidecarDefaults, BoundedMemo<Resolution>>();
 
@@ -149,8 +152,9 @@ function resolutionOf(
 ): Resolution {
   let memo = resolutionMemos.get(settings);
   if (memo === undefined) resolutionMemos.set(settings, (memo = new BoundedMemo(RESOLUTION_MEMO_SIZE)));
-  // The name first, "-" when there is none (a length prefix starts with a digit).
-  const key = `${podName === undefined ? "-" : `${podName.length}:${podName}`}|${dapr.key}`;
+  // The name first, "-" when there is none or it is not read (a length prefix starts with a digit).
+  const nameRead = podName !== undefined && dapr.values[annotations.appId.key] === undefined;
+  const key = `${nameRead ? `${podName.length}:${podName}` : "-"}|${dapr.key}`;
   const known = memo.get(key);
   if (known !== undefined) return known;
   const resolved = resolveSidecar(dapr.values, podName, settings);
