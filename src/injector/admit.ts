@@ -6,7 +6,7 @@
 import { SIDECAR_STATUS_ANNOTATION, type SidecarStatus } from "../sidecar/status.ts";
 import { outriggerVersion } from "../shared/version.ts";
 import { decide, isObject, type DenyReason, type SkipReason } from "./decide.ts";
-import { jsonPatchBetween } from "./patch.ts";
+import { jsonPatchBetween, jsonPatchText } from "./patch.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
 import { injectedPod } from "./sidecar.ts";
 import { hasTrustAnchors } from "../sidecar/identity.ts";
@@ -166,7 +166,7 @@ function admitted(
         response: {
           uid,
           allowed: true,
-          patch: Buffer.from(JSON.stringify(ops)).toString("base64"),
+          patch: Buffer.from(jsonPatchText(ops)).toString("base64"),
           patchType: "JSONPatch",
           ...(warnings ? { warnings } : {}),
         },

@@ -3,6 +3,7 @@ import { expectedSidecarStatus } from "../sidecar/status.ts";
 import { decide, hasSidecar, podShapeProblem, type Decision } from "./decide.ts";
 import { resolveSidecar } from "../sidecar/resolve.ts";
 import { builtInSidecarDefaults, type SidecarDefaults } from "../sidecar/defaults.ts";
+import { computedHashOfResolvedSidecar } from "../sidecar/fingerprint.ts";
 
 const settings = builtInSidecarDefaults;
 
@@ -348,5 +349,96 @@ describe("expectedSidecarStatus (the hash the controller compares)", () => {
   it("reports why when the annotations could not be injected", () => {
     const r = expectedSidecarStatus({ "dapr.io/app-port": "x" }, "web", settings);
     expect(r).to.deep.equal({ ok: false, message: 'dapr.io/app-port: "x" is not a port number (1-65535)' });
+  });
+});
+
+describe("decide: the memoized resolution", () => {
+  const on = { "dapr.io/enabled": "true", "dapr.io/app-id": "memo", "dapr.io/app-port": "8080" };
+  // What decide must answer: resolveSidecar and the hash, computed afresh.
+  function fresh(annotations: Record<string, string>, name?: string) {
+    const r = resolveSidecar(annotations, name, settings);
+    return r.ok
+      ? { sidecar: r.sidecar, warnings: r.warnings, settingsHash: computedHashOfResolvedSidecar(r.sidecar) }
+      : r;
+  }
+
+  it("answers a pod seen before as it answered it first, sharing one frozen sidecar", () => {
+    const first = decide(pod({ annotations: { ...on, "dapr.io/app-ssl": "true" } }), settings);
+    const again = decide(pod({ annotations: { ...on, "dapr.io/app-ssl": "true" } }), settings);
+    expect(first.kind).to.equal("inject");
+    expect(again).to.deep.equal(first);
+    if (first.kind !== "inject" || again.kind !== "inject") return;
+    expect(again.sidecar).to.equal(first.sidecar);
+    expect(Object.isFrozen(first.sidecar) && Object.isFrozen(first.sidecar.resources.requests)).to.equal(
+      true,
+    );
+    const expected = fresh({ ...on, "dapr.io/app-ssl": "true" });
+    expect({
+      sidecar: again.sidecar,
+      warnings: again.warnings,
+      settingsHash: again.settingsHash,
+    }).to.deep.equal(expected);
+    // The warnings are the caller's to keep: a copy, not the memo's list.
+    expect(again.warnings).to.not.equal(first.warnings);
+    expect(again.warnings).to.have.length(1);
+  });
+
+  it("tells apart annotations that differ in value, key, order or name, and ignores other keys", () => {
+    const hashOf = (annotations: Record<string, unknown>, name?: string) => {
+      const d = decide(pod({ annotations, ...(name ? { name } : {}) }), settings);
+      return d.kind === "inject" ? `${d.sidecar.appId} ${d.settingsHash} ${d.warnings.join(";")}` : d.kind;
+    };
+    const base = hashOf(on);
+    expect(hashOf({ ...on, "dapr.io/app-port": "8081" })).to.not.equal(base);
+    expect(hashOf({ ...on, "other.io/x": "1", "dapr.io/x": 3 })).to.equal(base);
+    // Two lists of entries that would read the same run together: the second's app-id is invalid.
+    const runTogether = { "dapr.io/enabled": "true", "dapr.io/app-id": "x", "dapr.io/config": "y" };
+    expect(hashOf(runTogether)).to.match(/^x /);
+    expect(hashOf({ "dapr.io/enabled": "true", "dapr.io/app-id": "xdapr.io/configy" })).to.equal("deny");
+    // The order of deprecated keys is the order of their warnings.
+    const w1 = hashOf({ ...on, "dapr.io/app-ssl": "false", "dapr.io/http-max-request-size": "4" });
+    const w2 = hashOf({ ...on, "dapr.io/http-max-request-size": "4", "dapr.io/app-ssl": "false" });
+    expect(w1.split(" ")[1]).to.equal(w2.split(" ")[1]);
+    expect(w1).to.not.equal(w2);
+    // Without an app-id the pod's name is the app-id: two names, two answers.
+    const noId = { "dapr.io/enabled": "true" };
+    expect(hashOf(noId, "web-a")).to.match(/^web-a /);
+    expect(hashOf(noId, "web-b")).to.match(/^web-b /);
+  });
+
+  it("leaves the pod's name out only where resolveSidecar does not read it: with dapr.io/app-id set", () => {
+    // What the memo's key relies on, for valid and invalid app-ids alike.
+    for (const extra of [{ "dapr.io/app-id": "web" }, { "dapr.io/app-id": "Not_Valid" }]) {
+      const a = { ...on, ...extra };
+      expect(resolveSidecar(a, "web-0", settings)).to.deep.equal(resolveSidecar(a, undefined, settings));
+      expect(resolveSidecar(a, "web-1", settings)).to.deep.equal(resolveSidecar(a, "x".repeat(80), settings));
+    }
+    // Pods of a StatefulSet: their names differ, their sidecar is one.
+    const first = decide(pod({ name: "web-0", annotations: on }), settings);
+    const second = decide(pod({ name: "web-1", annotations: on }), settings);
+    expect(first.kind === "inject" && second.kind === "inject" && second.sidecar === first.sidecar).to.equal(
+      true,
+    );
+  });
+
+  it("answers denials from the memo as it answered them first", () => {
+    const bad = { ...on, "dapr.io/app-port": "x", "dapr.io/log-level": "loud" };
+    const first = decide(pod({ annotations: bad }), settings);
+    expect(decide(pod({ annotations: bad }), settings)).to.deep.equal(first);
+    const r = fresh(bad);
+    expect(first).to.deep.equal({
+      kind: "deny",
+      reason: "invalid-annotation",
+      message: "message" in r ? r.message : "",
+      appId: undefined,
+    });
+  });
+
+  it("keeps one memo per settings object", () => {
+    const other: SidecarDefaults = { ...settings, logLevel: "debug" };
+    const a = decide(pod({ annotations: on }), settings);
+    const b = decide(pod({ annotations: on }), other);
+    expect(a.kind === "inject" && a.sidecar.logLevel).to.equal("info");
+    expect(b.kind === "inject" && b.sidecar.logLevel).to.equal("debug");
   });
 });

@@ -19,7 +19,7 @@
 
 import { SIDECAR_CONFIG_VOLUME } from "../sidecar/config-secret.ts";
 import { SENTRY_TOKEN_VOLUME } from "../sidecar/identity.ts";
-import { annotations } from "../sidecar/annotations.ts";
+import { ANNOTATION_PREFIX, annotations } from "../sidecar/annotations.ts";
 import {
   SIDECAR_CONTAINER_NAME,
   UDS_VOLUME,
@@ -28,7 +28,9 @@ import {
   type ResolvedSidecar,
 } from "../sidecar/resolve.ts";
 import type { SidecarDefaults } from "../sidecar/defaults.ts";
-import { hashOfResolvedSidecar } from "../sidecar/fingerprint.ts";
+import { computedHashOfResolvedSidecar } from "../sidecar/fingerprint.ts";
+import { BoundedMemo } from "../shared/bounded-memo.ts";
+import { deepFreeze } from "../shared/frozen-json.ts";
 
 export type SkipReason = "not-enabled" | "already-injected";
 export type DenyReason = ResolveProblem | "invalid-object" | "missing-volume";
@@ -45,18 +47,25 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** The string-valued entries of metadata.annotations; anything else is not an annotation. */
-export function podAnnotations(pod: unknown): Record<string, string> {
+/**
+ * The pod's `dapr.io/*` annotations with string values, in their order (all that resolution
+ * reads of its annotations), and a text that names exactly these entries, for the memo below.
+ */
+export function daprAnnotationsOf(pod: unknown): { values: Record<string, string>; key: string } {
   const metadata = isObject(pod) ? pod.metadata : undefined;
   const raw = isObject(metadata) ? metadata.annotations : undefined;
-  const out: Record<string, string> = {};
-  if (!isObject(raw)) return out;
+  const values: Record<string, string> = {};
+  let key = "";
+  if (!isObject(raw)) return { values, key };
   // Keys, not entries: no pair array per annotation (a pod carries dozens).
   for (const k of Object.keys(raw)) {
     const v = raw[k];
-    if (typeof v === "string") out[k] = v;
+    if (typeof v !== "string" || !k.startsWith(ANNOTATION_PREFIX)) continue;
+    values[k] = v;
+    // Length-prefixed, so that no two lists of entries give the same text.
+    key += `${k.length}:${k}${v.length}:${v}`;
   }
-  return out;
+  return { values, key };
 }
 
 function hasContainerNamed(list: unknown, name: string): boolean {
@@ -120,13 +129,57 @@ function stringField(obj: unknown, field: string): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
+/** A resolved sidecar with its settings hash, or why there is none. Frozen: decisions share it. */
+type Resolution =
+  | { ok: true; sidecar: ResolvedSidecar; settingsHash: string; warnings: readonly string[] }
+  | { ok: false; reason: ResolveProblem; message: string; appId?: string };
+
+// Pods come in batches of one template (a ReplicaSet scaling up), and resolving their
+// annotations (the table's parsers, the defaults, the conflict checks, the settings hash) was
+// the largest part of an admission. It is a pure function of the dapr.io/* annotations, the
+// pod's name and the settings, so it is memoized by exactly those; bounded per settings object.
+// resolveSidecar reads the name only to default a missing dapr.io/app-id (a test holds it to
+// that), so with the annotation set the name is left out of the key: the pods of a
+// StatefulSet, each with its own name, share one entry.
+const RESOLUTION_MEMO_SIZE = 64;
+const resolutionMemos = new WeakMap<SidecarDefaults, BoundedMemo<Resolution>>();
+
+/** resolveSidecar and the settings hash, memoized by their whole input. */
+function resolutionOf(
+  dapr: { values: Record<string, string>; key: string },
+  podName: string | undefined,
+  settings: SidecarDefaults,
+): Resolution {
+  let memo = resolutionMemos.get(settings);
+  if (memo === undefined) resolutionMemos.set(settings, (memo = new BoundedMemo(RESOLUTION_MEMO_SIZE)));
+  // The name first, "-" when there is none or it is not read (a length prefix starts with a digit).
+  const nameRead = podName !== undefined && dapr.values[annotations.appId.key] === undefined;
+  const key = `${nameRead ? `${podName.length}:${podName}` : "-"}|${dapr.key}`;
+  const known = memo.get(key);
+  if (known !== undefined) return known;
+  const resolved = resolveSidecar(dapr.values, podName, settings);
+  const resolution: Resolution = resolved.ok
+    ? { ...resolved, settingsHash: computedHashOfResolvedSidecar(resolved.sidecar) }
+    : resolved;
+  return memo.set(key, deepFreeze(resolution));
+}
+
+/** The first of the volume names the injected sidecar adds that the pod already uses, if any. */
+function reservedVolumeTaken(podVolumes: ReadonlySet<string>, sidecar: ResolvedSidecar): string | undefined {
+  if (podVolumes.has(SIDECAR_CONFIG_VOLUME)) return SIDECAR_CONFIG_VOLUME;
+  if (sidecar.unixDomainSocketPath && podVolumes.has(UDS_VOLUME)) return UDS_VOLUME;
+  if (sidecar.mtls && podVolumes.has(SENTRY_TOKEN_VOLUME)) return SENTRY_TOKEN_VOLUME;
+  return undefined;
+}
+
 /**
  * The whole decision for a Pod CREATE. `pod` is request.object, untrusted. Never throws.
+ * The sidecar of an inject decision is frozen: decisions for pods of one template share it.
  */
 export function decide(pod: unknown, settings: SidecarDefaults): Decision {
-  const podAnnotationMap = podAnnotations(pod);
+  const dapr = daprAnnotationsOf(pod);
   const enabledKey = annotations.enabled.key;
-  const enabledRaw = podAnnotationMap[enabledKey];
+  const enabledRaw = dapr.values[enabledKey];
   if (enabledRaw === undefined) return { kind: "skip", reason: "not-enabled" };
   const enabled = annotations.enabled.parser.parse(enabledRaw);
   if (!enabled.ok)
@@ -146,15 +199,15 @@ export function decide(pod: unknown, settings: SidecarDefaults): Decision {
       message: `not a valid Pod: ${shape ?? "not an object"}`,
     };
 
-  const resolved = resolveSidecar(podAnnotationMap, stringField(pod.metadata, "name"), settings);
+  const resolved = resolutionOf(dapr, stringField(pod.metadata, "name"), settings);
   if (!resolved.ok)
     return { kind: "deny", reason: resolved.reason, message: resolved.message, appId: resolved.appId };
-  const { sidecar, warnings } = resolved;
+  const { sidecar, settingsHash } = resolved;
 
   const spec = pod.spec as JsonObject;
-  const podVolumes = new Set(
-    Array.isArray(spec.volumes) ? spec.volumes.map((v) => (v as JsonObject).name as string) : [],
-  );
+  const podVolumes = new Set<string>();
+  if (Array.isArray(spec.volumes))
+    for (const v of spec.volumes) podVolumes.add((v as JsonObject).name as string);
   for (const m of sidecar.volumeMounts) {
     if (!podVolumes.has(m.volume)) {
       const key = m.readOnly ? annotations.volumeMounts.key : annotations.volumeMountsRw.key;
@@ -166,19 +219,14 @@ export function decide(pod: unknown, settings: SidecarDefaults): Decision {
       };
     }
   }
-  for (const reserved of [
-    SIDECAR_CONFIG_VOLUME,
-    ...(sidecar.unixDomainSocketPath ? [UDS_VOLUME] : []),
-    ...(sidecar.mtls ? [SENTRY_TOKEN_VOLUME] : []),
-  ]) {
-    if (podVolumes.has(reserved))
-      return {
-        kind: "deny",
-        reason: "invalid-object",
-        message: `spec.volumes: the volume name ${reserved} is reserved for the injected sidecar; rename the pod's volume`,
-        appId: sidecar.appId,
-      };
-  }
+  const reserved = reservedVolumeTaken(podVolumes, sidecar);
+  if (reserved !== undefined)
+    return {
+      kind: "deny",
+      reason: "invalid-object",
+      message: `spec.volumes: the volume name ${reserved} is reserved for the injected sidecar; rename the pod's volume`,
+      appId: sidecar.appId,
+    };
 
-  return { kind: "inject", sidecar, settingsHash: hashOfResolvedSidecar(sidecar), warnings };
+  return { kind: "inject", sidecar, settingsHash, warnings: [...resolved.warnings] };
 }

@@ -124,6 +124,11 @@ describe("injector golden cases", () => {
       const expected = yaml.load(readFileSync(expectedFile, "utf8")) as Expected;
       expect(actual).to.deep.equal(expected);
 
+      // The resolution and the rendered sidecar are memoized: the same pod again (a fresh
+      // copy, as the next review of a ReplicaSet brings) gets the same answer, byte for byte.
+      const repeated = admit(request(structuredClone(input)), caseSettings, anchors);
+      expect(JSON.stringify(repeated)).to.equal(JSON.stringify(outcome));
+
       // Allowed exactly when injected or skipped; a patch exactly when injected.
       expect(outcome.response.allowed).to.equal(outcome.result !== "denied");
       expect(outcome.response.patch !== undefined).to.equal(outcome.result === "injected");

@@ -1,9 +1,11 @@
 import { expect } from "chai";
+import { frozenWithJson } from "../shared/frozen-json.ts";
 import {
   applyJsonPatch,
   escapePointerToken,
   jsonEqual,
   jsonPatchBetween,
+  jsonPatchText,
   unescapePointerToken,
   type JsonPatchOp,
 } from "./patch.ts";
@@ -134,6 +136,30 @@ describe("JSON patch diff", () => {
       const b = mutate(r, a, 4);
       roundTrip(a, b);
     }
+  });
+});
+
+describe("JSON patch text", () => {
+  it("is JSON.stringify of the operations, byte for byte, for random diffs", () => {
+    for (let seed = 1; seed <= 2000; seed++) {
+      const r = rng(seed);
+      const a = randomJson(r, 4);
+      const ops = jsonPatchBetween(a, mutate(r, a, 4));
+      expect(jsonPatchText(ops), `seed ${seed}`).to.equal(JSON.stringify(ops));
+    }
+  });
+
+  it("reuses the recorded text of frozen values, and leaves out values JSON has no text for", () => {
+    const container = frozenWithJson({ name: "daprd", env: [{ name: "PEM", value: 'a\n"b"' }] });
+    const ops: JsonPatchOp[] = [
+      { op: "add", path: "/spec/initContainers/1", value: container },
+      { op: "add", path: '/metadata/labels/a~1"b"', value: "x" },
+      { op: "replace", path: "/x", value: undefined },
+      { op: "remove", path: "/y" },
+      { op: "add", path: "", value: [container, undefined] },
+    ];
+    expect(jsonPatchText(ops)).to.equal(JSON.stringify(ops));
+    expect(jsonPatchText([])).to.equal("[]");
   });
 });
 

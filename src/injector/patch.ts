@@ -6,6 +6,8 @@
 // mutation costs only the parts it copied. Arrays are compared index by index: a common prefix is diffed in
 // place, extra elements are added at the end and missing ones removed from the end.
 
+import { jsonText } from "../shared/frozen-json.ts";
+
 export type JsonPatchOp =
   | { op: "add"; path: string; value: unknown }
   | { op: "replace"; path: string; value: unknown }
@@ -47,6 +49,23 @@ export function jsonPatchBetween(before: unknown, after: unknown): JsonPatchOp[]
   const ops: JsonPatchOp[] = [];
   diffInto(ops, "", before, after);
   return ops;
+}
+
+/**
+ * JSON.stringify(ops), byte for byte, with the text of values recorded by `frozenWithJson`
+ * reused instead of encoded again (the rendered daprd container and volumes).
+ */
+export function jsonPatchText(ops: readonly JsonPatchOp[]): string {
+  let out = "[";
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    // op is one of three plain words; the path may need escapes.
+    out += `${i === 0 ? "" : ","}{"op":"${op.op}","path":${JSON.stringify(op.path)}`;
+    // As JSON.stringify does: a member whose value has no JSON (undefined) is left out.
+    const value = op.op === "remove" ? undefined : jsonText(op.value);
+    out += value === undefined ? "}" : `,"value":${value}}`;
+  }
+  return `${out}]`;
 }
 
 function diffInto(ops: JsonPatchOp[], path: string, a: unknown, b: unknown): void {

@@ -9,6 +9,7 @@ import {
 import { SIDECAR_STATUS_ANNOTATION } from "../sidecar/status.ts";
 import { resolveSidecar, type ResolvedSidecar } from "../sidecar/resolve.ts";
 import { builtInSidecarDefaults } from "../sidecar/defaults.ts";
+import { deepFreeze } from "../shared/frozen-json.ts";
 import { injectedPod, sidecarArgs, sidecarContainer } from "./sidecar.ts";
 
 function settingsFor(extra: Record<string, string> = {}): ResolvedSidecar {
@@ -108,6 +109,32 @@ describe("injectedPod", () => {
       volumes: [{ name: "x", emptyDir: {} }],
     },
   };
+
+  it("shares a frozen sidecar's container and volumes per trust bundle, as an unfrozen one renders them", () => {
+    const frozen = deepFreeze(settingsFor({ "dapr.io/app-port": "8080" }));
+    type Out = {
+      spec: { volumes: unknown[]; initContainers: Array<{ env: Array<{ name: string; value?: string }> }> };
+    };
+    const once = injectedPod(input, frozen, status, "PEM-1") as Out;
+    const first = injectedPod(input, frozen, status, "PEM-1") as Out;
+    const again = injectedPod(input, frozen, status, "PEM-1") as Out;
+    // The first pod of a sidecar gets its own; from the second on they share one, frozen.
+    expect(once).to.deep.equal(first);
+    expect(once.spec.initContainers[0]).to.not.equal(first.spec.initContainers[0]);
+    const unfrozen = injectedPod(input, settingsFor({ "dapr.io/app-port": "8080" }), status, "PEM-1") as Out;
+    expect(again).to.deep.equal(first);
+    expect(unfrozen).to.deep.equal(first);
+    expect(again.spec.initContainers[0]).to.equal(first.spec.initContainers[0]);
+    expect(again.spec.volumes[1]).to.equal(first.spec.volumes[1]);
+    expect(Object.isFrozen(first.spec.initContainers[0]?.env)).to.equal(true);
+    expect(unfrozen.spec.initContainers[0]).to.not.equal(first.spec.initContainers[0]);
+    // Another bundle (Sentry rotated its root): a container with the new anchors.
+    injectedPod(input, frozen, status, "PEM-2");
+    const rotated = injectedPod(input, frozen, status, "PEM-2") as Out;
+    const anchors = (o: Out) =>
+      o.spec.initContainers[0]?.env.find((e) => e.name === "DAPR_TRUST_ANCHORS")?.value;
+    expect([anchors(first), anchors(rotated)]).to.deep.equal(["PEM-1", "PEM-2"]);
+  });
 
   it("does not change its input", () => {
     const before = structuredClone(input);

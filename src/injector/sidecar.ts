@@ -38,6 +38,7 @@ import {
   SENTRY_TOKEN_VOLUME,
   sentrySpiffeId,
 } from "../sidecar/identity.ts";
+import { deepFreeze, frozenWithJson } from "../shared/frozen-json.ts";
 import { type JsonObject } from "./decide.ts";
 
 // The controller finds pods the webhook never saw by this label (it lives beside the status annotation).
@@ -75,14 +76,6 @@ const CONFIG_MOUNT: V1VolumeMount = deepFreeze({
 const UDS_DAPRD_MOUNT: V1VolumeMount = deepFreeze({ name: UDS_VOLUME, mountPath: UDS_DAPRD_PATH });
 const UDS_VOLUME_SPEC: V1Volume = deepFreeze({ name: UDS_VOLUME, emptyDir: { medium: "Memory" } });
 const CONFIG_ITEMS = deepFreeze(SIDECAR_CONFIG_ITEMS.map((i) => ({ key: i.key, path: i.path })));
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
 
 /** daprd's command line. `/daprd` is the first arg, not the command, as in Dapr, so images with an ENTRYPOINT still work. */
 export function sidecarArgs(s: ResolvedSidecar): string[] {
@@ -278,6 +271,49 @@ export function sentryTokenVolume(m: NonNullable<ResolvedSidecar["mtls"]>): V1Vo
   };
 }
 
+/** What injecting adds that depends on the settings and the trust bundle alone. */
+interface SidecarAdditions {
+  container: V1Container;
+  /** The pod volumes the sidecar needs, in the order they are appended. */
+  volumes: V1Volume[];
+}
+
+function sidecarAdditions(s: ResolvedSidecar, trustAnchorsPem: string | undefined): SidecarAdditions {
+  const volumes = [sidecarConfigVolume(s.appId)];
+  if (s.unixDomainSocketPath !== undefined) volumes.push(structuredClone(UDS_VOLUME_SPEC));
+  if (s.mtls) volumes.push(sentryTokenVolume(s.mtls));
+  return { container: sidecarContainer(s, trustAnchorsPem), volumes };
+}
+
+// decide hands out one frozen sidecar per distinct annotations (its memo), so pods of one
+// template get the same container and volumes: from the second pod on, they are rendered once
+// per sidecar and bundle, frozen, with their JSON text recorded for the patch's encoding (about
+// half of its bytes). The first pod of a sidecar gets them rendered as usual: freezing and
+// keeping them cost about 10 us, which a sidecar seen only once would pay for nothing. A sidecar
+// that is not frozen may still change, so it is rendered anew each time.
+const additionsBySidecar = new WeakMap<
+  ResolvedSidecar,
+  { trustAnchorsPem: string | undefined; shared?: SidecarAdditions }
+>();
+
+/** `sidecarAdditions`, shared (frozen) between pods with the same frozen sidecar and bundle. */
+function sharedSidecarAdditions(s: ResolvedSidecar, trustAnchorsPem: string | undefined): SidecarAdditions {
+  if (!Object.isFrozen(s)) return sidecarAdditions(s, trustAnchorsPem);
+  const seen = additionsBySidecar.get(s);
+  if (seen === undefined || seen.trustAnchorsPem !== trustAnchorsPem) {
+    additionsBySidecar.set(s, { trustAnchorsPem });
+    return sidecarAdditions(s, trustAnchorsPem);
+  }
+  if (seen.shared === undefined) {
+    const fresh = sidecarAdditions(s, trustAnchorsPem);
+    seen.shared = {
+      container: frozenWithJson(fresh.container),
+      volumes: fresh.volumes.map((v) => frozenWithJson(v)),
+    };
+  }
+  return seen.shared;
+}
+
 /** A shallow copy of `v` when it is an object, else a new empty one. */
 function objectCopy(v: unknown): JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? { ...(v as JsonObject) } : {};
@@ -293,7 +329,8 @@ function listCopy<T>(v: unknown): T[] {
  * `decide` (no daprd yet, volumes present, reserved names free).
  *
  * Copy-on-write: only the objects on the path to a change are copied; every other subtree is
- * shared with `pod`, so neither may be changed afterwards. Sharing is also what keeps the patch
+ * shared with `pod`, so neither may be changed afterwards. The added container and volumes are
+ * frozen and shared between calls when `s` is frozen (decide's sidecars are). Sharing is also what keeps the patch
  * cheap: `jsonPatchBetween` skips a shared subtree without walking it.
  */
 export function injectedPod(
@@ -305,11 +342,8 @@ export function injectedPod(
   const metadata = objectCopy(pod.metadata);
   const spec = objectCopy(pod.spec);
 
-  const volumes = listCopy<unknown>(spec.volumes);
-  volumes.push(sidecarConfigVolume(s.appId));
-  if (s.unixDomainSocketPath !== undefined) volumes.push(structuredClone(UDS_VOLUME_SPEC));
-  if (s.mtls) volumes.push(sentryTokenVolume(s.mtls));
-  spec.volumes = volumes;
+  const additions = sharedSidecarAdditions(s, trustAnchorsPem);
+  spec.volumes = [...listCopy<unknown>(spec.volumes), ...additions.volumes];
 
   const appEnv: V1EnvVar[] = [
     { name: "DAPR_HTTP_PORT", value: String(SIDECAR_HTTP_PORT) },
@@ -332,7 +366,7 @@ export function injectedPod(
   });
   spec.containers = containers;
 
-  const daprd = sidecarContainer(s, trustAnchorsPem);
+  const daprd = additions.container;
   if (s.nativeSidecar) spec.initContainers = [...listCopy<unknown>(spec.initContainers), daprd];
   else containers.push(daprd as unknown as JsonObject);
 
