@@ -373,6 +373,22 @@ describe("createKubeHttp", () => {
     });
   });
 
+  it("reads an error Status answered in protobuf, as the API server may for a protobuf request", async () => {
+    const notFound = readFileSync(
+      join(import.meta.dirname, "../../shared/testdata/protobuf/status-not-found.pb"),
+    );
+    api.handle((_req, res) =>
+      res.writeHead(404, { "content-type": "application/vnd.kubernetes.protobuf" }).end(notFound),
+    );
+    const lw = kubeListerWatcher(createKubeHttp(api.endpoint), resources.pods, { metadataOnly: true });
+    const err = await lw.list(new AbortController().signal).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(KubeApiError);
+    expect(classifyApiError(err)).to.include({ kind: "not-found", message: 'pods "missing" not found' });
+  });
+
   it("enforces its deadline on a server that never answers", async () => {
     api.handle(() => {});
     const started = Date.now();
