@@ -37,8 +37,23 @@ pid_of() {
   echo "$pid"
 }
 
+# A free loopback port below the kernel's ephemeral range, as hack/lib/free-port.ts picks them:
+# a port from that range can be taken by an outgoing connection before its component listens
+# (or while it is stopped, since `start` reuses the port).
 free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+  node -e '
+    const fs = require("fs"), net = require("net");
+    let low = 32768;
+    try { low = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low; } catch {}
+    const high = low - 1, from = Math.max(1025, high - 12000);
+    (function attempt(n) {
+      if (n === 0) { console.error("no free port"); process.exit(1); }
+      const port = from + Math.floor(Math.random() * (high - from + 1));
+      const s = net.createServer();
+      s.once("error", () => attempt(n - 1));
+      s.listen(port, "127.0.0.1", () => s.close(() => console.log(port)));
+    })(200);
+  '
 }
 
 gen_pki() {
