@@ -165,7 +165,6 @@ export function kubeListerWatcher<T extends KubernetesObject>(
   };
 }
 
-/** A reader that hands the whole body to decode at its end. */
 /** One buffer for all pages of a list, grown as needed: a page of 100 pods is about 1 MB. */
 interface Scratch {
   buf: Buffer;
